@@ -30,6 +30,8 @@ _MAX_STATIC_VALUE = 2500  # botocore: HyperParameterValue
 
 
 def _clip(u: float) -> float:
+    if u != u:
+        raise ValueError("unit-cube coordinate is NaN")
     return 0.0 if u <= 0.0 else 1.0 if u >= 1.0 else float(u)
 
 
@@ -300,6 +302,11 @@ def _number(raw: Any, path: str, errors: list[FieldError], integer: bool) -> flo
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         errors.append(FieldError(path, f"must be a number given as a string, not {type(raw).__name__}"))
         return None
+    if integer and isinstance(raw, str):
+        try:  # exact beyond 2**53, where float() would round
+            return int(raw.strip())
+        except ValueError:
+            pass
     try:
         value = float(raw)
     except ValueError:

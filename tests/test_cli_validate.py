@@ -1,0 +1,118 @@
+"""``byohpo validate`` and ``byohpo strategies``: exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import byohpo.strategies as registry
+from byohpo.cli import main
+
+DATA = Path(__file__).parent / "data"
+DIGITS = DATA / "request-valid-digits.json"
+
+
+def test_valid_request_prints_a_summary_and_exits_0(capsys):
+    assert main(["validate", str(DIGITS)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert f"{DIGITS}: valid" in out
+    for fragment in ("digits-random-1", "random (BatchSize=3)", "seed        7 (StrategyConfig.Seed)",
+                     "Maximize validation:accuracy", "3 tuned, 1 static",
+                     "learning_rate  continuous 0.01 .. 0.2, Logarithmic",
+                     "num_epoch      integer 10 .. 50, Linear",
+                     "activation     categorical relu, tanh", "30 training jobs, 3 in parallel"):
+        assert fragment in out, fragment
+
+
+def test_console_request_summary_names_the_seed_source_and_warm_start(tmp_path, capsys):
+    raw = json.loads((DATA / "request-valid-amt-console.json").read_text())
+    raw["HyperParameterTuningJobConfig"]["Strategy"] = "random"
+    path = tmp_path / "console.json"
+    path.write_text(json.dumps(raw))
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "12345 (RandomSeed)" in out and "11 tuned, 3 static" in out
+    assert "warm start  IdenticalDataAndAlgorithm from xgb-churn-2024-05-20" in out
+
+
+def test_invalid_request_prints_each_error_on_its_own_line_and_exits_2(capsys):
+    assert main(["validate", str(DATA / "request-invalid-types.json")]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert "not a valid tuning request (3 problems)" in lines[0]
+    assert sorted(line.strip().split(":")[0] for line in lines[1:]) == [
+        "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.Type",
+        "HyperParameterTuningJobConfig.ParameterRanges.ContinuousParameterRanges[0].MinValue",
+        "HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs",
+    ]
+
+
+def test_missing_file_exits_2_with_a_clear_message(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nope.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("byohpo validate: cannot read") and "nope.json" in err
+
+
+def test_bad_json_exits_2_with_line_and_column(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"HyperParameterTuningJobName": "x",}')
+    assert main(["validate", str(bad)]) == 2
+    assert "invalid JSON at line 1, column 37" in capsys.readouterr().err
+
+
+def test_json_that_is_not_an_object_exits_2(tmp_path, capsys):
+    path = tmp_path / "list.json"
+    path.write_text("[]")
+    assert main(["validate", str(path)]) == 2
+    assert "must be a JSON object" in capsys.readouterr().err
+
+
+def test_local_checks_the_entry_point(tmp_path, capsys):
+    assert main(["validate", str(DIGITS), "--local", "--base-dir", str(tmp_path)]) == 2
+    assert "TrainingJobDefinition.Local.EntryPoint" in capsys.readouterr().err
+    (tmp_path / "train.py").write_text("print('training')\n")
+    assert main(["validate", str(DIGITS), "--local", "--base-dir", str(tmp_path)]) == 0
+    assert "local       train.py" in capsys.readouterr().out
+
+
+def test_usage_errors_and_no_command_exit_2(capsys):
+    assert main([]) == 2
+    assert main(["validate"]) == 2
+    assert main(["frobnicate"]) == 2
+    assert main(["--help"]) == 0
+    assert "validate" in capsys.readouterr().out
+
+
+def test_strategies_lists_every_name_with_its_description(capsys):
+    assert main(["strategies"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
+    assert names == registry.strategy_names()
+    random_line = lines[names.index("random")]
+    assert "Uniform random sampling" in random_line
+
+
+def test_strategies_lists_a_broken_strategy_with_its_error(capsys, monkeypatch):
+    monkeypatch.setitem(registry.BUILTIN, "broken-test", "byohpo_no_such_module:Nothing")
+    assert main(["strategies", "--options"]) == 0
+    out = capsys.readouterr().out
+    broken = next(line for line in out.splitlines() if line.startswith("broken-test"))
+    assert "unavailable" in broken and "byohpo_no_such_module" in broken
+    assert "BatchSize (default None)" in out  # random's option, listed after the broken one was skipped
+
+
+@pytest.mark.skipif(shutil.which("byohpo") is None, reason="the byohpo console script is not installed")
+def test_installed_console_script(tmp_path):
+    ok = subprocess.run(["byohpo", "validate", str(DIGITS)], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert "digits-random-1" in ok.stdout
+    bad = subprocess.run(["byohpo", "validate", str(DATA / "request-invalid-typo.json")], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2
+    assert "MaxParallelTraningJobs: unknown field; did you mean 'MaxParallelTrainingJobs'?" in bad.stderr
