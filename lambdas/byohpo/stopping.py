@@ -1,8 +1,42 @@
-"""Stopping rules, pure functions shared by the local engine and the Evaluate Lambda."""
+"""Stopping rules, pure functions shared by the local engine and the Evaluate Lambda.
+
+``check_stopping`` answers "should the run stop now, and why?" from the request's rules, the objectives
+and the finished trials in history order (the order the strategy sees them: by generation, then index).
+It reads no clock: the caller passes the elapsed wall time. The same history always gives the same
+answer, so a retried Evaluate Lambda or a resumed local run decides exactly as the first one did.
+
+Multi-objective runs: the target, not-improving and convergence rules look at the first objective
+only (the request's ``HyperParameterTuningJobObjective``); the others simply run on.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass
+
+from byohpo.errors import SearchExhausted
+from byohpo.trials import Objective, Trial
+
+MAX_JOBS = "MaxNumberOfTrainingJobs"
+MAX_RUNTIME = "MaxRuntimeInSeconds"
+TARGET = "TargetObjectiveMetricValue"
+NOT_IMPROVING = "BestObjectiveNotImproving"
+CONVERGENCE = "ConvergenceDetected"
+MAX_FAILED = "MaxFailedTrainingJobs"
+EXHAUSTED = "StrategyExhausted"
+CODES: tuple[str, ...] = (TARGET, MAX_FAILED, MAX_JOBS, MAX_RUNTIME, NOT_IMPROVING, CONVERGENCE, EXHAUSTED)
+
+#: A training job "improves" the best only by at least 1% of it (SageMaker's API reference for
+#: ``MaxNumberOfTrainingJobsNotImproving``: "failed to improve model performance by 1% or greater").
+NOT_IMPROVING_TOLERANCE = 0.01
+#: Convergence needs at least twice this many evaluated trials: its window is the later half of them.
+CONVERGENCE_MIN_WINDOW = 20
+#: Converged when the later half of the evaluations improved the best by less than this (relative).
+CONVERGENCE_TOLERANCE = 0.001
+#: Without ``MaxFailedTrainingJobs``: stop when this many jobs failed (or all jobs, if the run allows
+#: fewer) and not one has succeeded yet; the training script or its metric regex is broken.
+DEFAULT_FAILURES_BEFORE_SUCCESS = 5
 
 
 @dataclass(frozen=True)
@@ -22,3 +56,183 @@ class StoppingRules:
     max_jobs_not_improving: int | None = None
     convergence: bool = False
     max_failed_jobs: int | None = None
+
+
+@dataclass(frozen=True)
+class StopReason:
+    """Why a run stopped: a stable ``code`` to branch on (one of ``CODES``, named after the request
+    field that caused it) and a ``message`` for people, with the numbers."""
+
+    code: str
+    message: str
+
+    @property
+    def run_status(self) -> str:
+        """The run's final status: ``Failed`` when training jobs kept failing, else ``Completed``."""
+        return "Failed" if self.code == MAX_FAILED else "Completed"
+
+    @classmethod
+    def exhausted(cls, exc: SearchExhausted) -> StopReason:
+        """The reason for a strategy that raised :class:`~byohpo.errors.SearchExhausted`."""
+        return cls(EXHAUSTED, str(exc) or "the strategy has nothing left to try")
+
+
+def remaining_budget(rules: StoppingRules, trials: Sized) -> int:
+    """How many more training jobs the run may start: ``MaxNumberOfTrainingJobs`` minus every trial
+    written so far, pending, in flight or finished. The engine cuts the next generation to this.
+
+    A rerun of a trial under a new job name (a new attempt) is the same trial and costs nothing here.
+    """
+    return max(0, rules.max_jobs - len(trials))
+
+
+def check_stopping(rules: StoppingRules, objectives: Sequence[Objective], trials: Sequence[Trial],
+                   elapsed_seconds: float | None = None) -> StopReason | None:
+    """The reason to stop now, or None to go on.
+
+    ``trials`` are the finished trials in history order; ``elapsed_seconds`` is the run's wall time
+    (None skips ``MaxRuntimeInSeconds``). When several rules hold at once, the first in this list is
+    reported, so a run that reached its target says so, and a run whose jobs all failed ends Failed:
+
+    1. ``TargetObjectiveMetricValue``: the best value of the first objective is ``>=`` the target
+       (Maximize) or ``<=`` it (Minimize).
+    2. ``MaxFailedTrainingJobs``: that many trials *failed*: status Failed, or Completed without a
+       finite value of every objective (SageMaker's ``ObjectiveStatus: Failed``; a metric regex that
+       never matches lands here). Stopped trials were stopped on purpose and do not count. A limit of 0
+       acts as 1. When the rule is not set: stop once ``min(5, MaxNumberOfTrainingJobs)`` trials failed
+       and none has succeeded, because the script is broken and every further job is wasted.
+    3. ``MaxNumberOfTrainingJobs``: that many trials finished, whatever their status.
+    4. ``MaxRuntimeInSeconds``: ``elapsed_seconds >= MaxRuntimeInSeconds``.
+    5. ``BestObjectiveNotImproving``: the last N finished training jobs did not improve the first
+       objective's best by at least 1% (relative; any strict improvement when the best is 0). Failed
+       and stopped jobs count as not improving: they spent budget and found nothing. Improvements are
+       measured from the value that last counted as one, so a slow creep of 0.5% steps still resets
+       the count once it adds up to 1%. Nothing fires before some trial has a value.
+    6. ``ConvergenceDetected`` (ours; SageMaker's detector is internal): with E the completed trials
+       that have a finite first-objective value, in history order, and ``n = len(E) >= 40``, the best
+       over all of E improves on the best over the first ``n - n // 2`` of them by less than 0.1% of
+       the latter (relative; by nothing at all when it is 0). So at least 20 evaluations, half the
+       run, found no meaningful improvement. Failures are no evidence of convergence and are ignored.
+    """
+    if not objectives:
+        raise ValueError("check_stopping needs at least one objective")
+    if elapsed_seconds is not None and math.isnan(elapsed_seconds):
+        raise ValueError("elapsed_seconds is NaN")
+    objective = objectives[0]
+    for rule in (_target, _failures, _max_jobs, _runtime, _not_improving, _convergence):
+        reason = rule(rules, objectives, objective, trials, elapsed_seconds)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _improves(new: float, reference: float, tolerance: float) -> bool:
+    """Does oriented (larger is better) ``new`` beat ``reference`` by at least ``tolerance`` of it?"""
+    gain = new - reference
+    return gain > 0 and gain >= tolerance * abs(reference)
+
+
+def _oriented(objective: Objective, score: float) -> float:
+    return objective.sign * score  # back from "larger is better" to the metric's own value
+
+
+def _best(objective: Objective, trials: Sequence[Trial]) -> tuple[float, int] | None:
+    """The best oriented score and its 1-based position in the history."""
+    best: tuple[float, int] | None = None
+    for position, trial in enumerate(trials, 1):
+        score = objective.score(trial)
+        if score is not None and (best is None or score > best[0]):
+            best = (score, position)
+    return best
+
+
+def _target(rules, objectives, objective, trials, elapsed) -> StopReason | None:
+    if rules.target_value is None:
+        return None
+    best = _best(objective, trials)
+    if best is None or not best[0] >= objective.sign * rules.target_value:
+        return None
+    op = ">=" if objective.direction == "Maximize" else "<="
+    return StopReason(TARGET, f"best {objective.metric} {_fmt(_oriented(objective, best[0]))} (training job "
+                              f"{best[1]}) reached the target {op} {_fmt(rules.target_value)}")
+
+
+def _failed(objectives: Sequence[Objective], trial: Trial) -> bool:
+    if trial.status == "Failed":
+        return True
+    return trial.status == "Completed" and any(o.score(trial) is None for o in objectives)
+
+
+def _failures(rules, objectives, objective, trials, elapsed) -> StopReason | None:
+    failed = [t for t in trials if _failed(objectives, t)]
+    no_value = sum(t.status == "Completed" for t in failed)
+    detail = f" ({no_value} completed without a value of {_metrics(objectives)})" if no_value else ""
+    if rules.max_failed_jobs is not None:
+        if len(failed) < max(1, rules.max_failed_jobs):
+            return None
+        return StopReason(MAX_FAILED, f"{len(failed)} training jobs failed{detail}, the limit is "
+                                      f"MaxFailedTrainingJobs={rules.max_failed_jobs}")
+    succeeded = any(t.status == "Completed" and not _failed(objectives, t) for t in trials)
+    if succeeded or len(failed) < max(1, min(DEFAULT_FAILURES_BEFORE_SUCCESS, rules.max_jobs)):
+        return None
+    return StopReason(MAX_FAILED, f"all {len(failed)} training jobs so far failed{detail} and none "
+                                  "succeeded: is the training script or its metric regex broken?")
+
+
+def _metrics(objectives: Sequence[Objective]) -> str:
+    return " and ".join(o.metric for o in objectives)
+
+
+def _max_jobs(rules, objectives, objective, trials, elapsed) -> StopReason | None:
+    if len(trials) < rules.max_jobs:
+        return None
+    return StopReason(MAX_JOBS, f"{len(trials)} training jobs finished, the limit is "
+                                f"MaxNumberOfTrainingJobs={rules.max_jobs}")
+
+
+def _runtime(rules, objectives, objective, trials, elapsed) -> StopReason | None:
+    if rules.max_runtime_seconds is None or elapsed is None or elapsed < rules.max_runtime_seconds:
+        return None
+    return StopReason(MAX_RUNTIME, f"the run has taken {elapsed:.0f} s, the limit is "
+                                   f"MaxRuntimeInSeconds={rules.max_runtime_seconds}")
+
+
+def _not_improving(rules, objectives, objective, trials, elapsed) -> StopReason | None:
+    limit = rules.max_jobs_not_improving
+    if limit is None:
+        return None
+    reference: float | None = None
+    since = 0  # finished jobs after the one that last improved the best
+    for trial in trials:
+        score = objective.score(trial)
+        if score is not None and (reference is None or _improves(score, reference, NOT_IMPROVING_TOLERANCE)):
+            reference, since = score, 0
+        else:
+            since += 1
+    if reference is None or since < max(1, limit):
+        return None
+    best = _best(objective, trials)
+    assert best is not None
+    return StopReason(NOT_IMPROVING, f"best {objective.metric} {_fmt(_oriented(objective, best[0]))} did "
+                                     f"not improve by {NOT_IMPROVING_TOLERANCE:.0%} in the last {since} "
+                                     f"training jobs (MaxNumberOfTrainingJobsNotImproving={limit})")
+
+
+def _convergence(rules, objectives, objective, trials, elapsed) -> StopReason | None:
+    if not rules.convergence:
+        return None
+    scores = [s for s in (objective.score(t) for t in trials) if s is not None]
+    if len(scores) < 2 * CONVERGENCE_MIN_WINDOW:
+        return None
+    window = len(scores) // 2
+    before, now = max(scores[:-window]), max(scores)
+    if _improves(now, before, CONVERGENCE_TOLERANCE):
+        return None
+    return StopReason(CONVERGENCE, f"best {objective.metric} {_fmt(_oriented(objective, now))} improved by "
+                                   f"less than {CONVERGENCE_TOLERANCE:.1%} over the last {window} of "
+                                   f"{len(scores)} evaluated training jobs (it was "
+                                   f"{_fmt(_oriented(objective, before))})")
