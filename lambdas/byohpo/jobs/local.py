@@ -1,0 +1,482 @@
+"""One trial as a local process, started the way SageMaker script mode starts an entry point.
+
+What the process sees mirrors the SageMaker training toolkit (``sagemaker_training.environment``),
+with ``/opt/ml`` replaced by the trial's folder::
+
+    trial_dir/model/                    SM_MODEL_DIR
+    trial_dir/output/                   SM_OUTPUT_DIR   (a ``failure`` file here becomes the reason)
+    trial_dir/output/data/              SM_OUTPUT_DATA_DIR
+    trial_dir/input/config/*.json       hyperparameters.json (the raw strings), inputdataconfig.json, ...
+    trial_dir/input/data/<channel>      SM_CHANNEL_<CHANNEL>: a link to (or copy of) the local folder
+    trial_dir/train.log                 stdout and stderr, as CloudWatch Logs would hold them
+
+The command is ``python <entry point> --name value ...`` (an executable file other than ``.py`` runs
+directly), in the entry point's folder as in ``/opt/ml/code``. Like the toolkit, hyperparameter values
+are JSON-decoded where they parse (``"100"`` -> 100, ``"true"`` -> True, ``"relu"`` stays a string),
+names starting with ``sagemaker_`` are framework parameters kept out of the arguments, arguments come
+sorted by name with ``str()`` of the decoded value, and ``SM_HPS`` is the JSON of the decoded values.
+
+The process gets its own session, so its whole process group can be signalled: a stop (the run's
+``MaxRuntimeInSeconds`` or :meth:`LocalTrainingJob.stop`) sends SIGTERM to the group, then SIGKILL
+after a grace period, as SageMaker's StopTrainingJob does with its 120 s. When the entry point exits,
+processes it left behind in its group are killed, as a container's end would.
+
+A SIGKILLed engine cannot clean up, so the entry point is started under a tiny supervisor that polls
+its parent's pid and, once orphaned, signals the group the same way (within about half a second).
+``PR_SET_PDEATHSIG`` was not used: it fires when the *thread* that started the child exits, which
+would kill trials started from a short-lived worker thread, and it reaches the direct child only.
+POSIX only (process groups); tested on Linux, where ``/proc`` also lets ``run`` wait until no process
+of the trial is left running.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import contextlib
+import json
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from byohpo.metrics import Definitions, MetricCallback, MetricParser
+from byohpo.trials import Status
+
+_FAILURE_REASON_MAX = 1024  # botocore: DescribeTrainingJob FailureReason
+_TAIL_LINES = 20
+_DRAIN_SECONDS = 2.0  # after the entry point exits, how long an escaped process may hold the pipe
+_TICK = 0.1
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")  # botocore: Channel.ChannelName
+
+# Runs as the process-group leader: starts the entry point, mirrors its exit status, and stops the
+# group if the engine dies (its parent pid changes). SIGTERM/SIGINT get a no-op handler rather than
+# SIG_IGN, because an ignored disposition would be inherited by the entry point across exec.
+_SUPERVISOR = r"""
+import os, signal, subprocess, sys, threading, time
+parent, grace, cmd = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+for s in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(s, lambda *_: None)
+def orphaned():
+    return os.getppid() != parent
+def watch():
+    while not orphaned():
+        time.sleep(0.5)
+    os.killpg(0, signal.SIGTERM)
+    time.sleep(grace)
+    os.killpg(0, signal.SIGKILL)
+threading.Thread(target=watch, daemon=True).start()
+try:
+    child = subprocess.Popen(cmd)
+except OSError as exc:
+    print(f"byohpo: cannot start {cmd[0]!r}: {exc}", file=sys.stderr, flush=True)
+    sys.exit(127)
+rc = child.wait()
+if orphaned():
+    os.killpg(0, signal.SIGKILL)
+if rc < 0:
+    import resource
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if -rc not in (signal.SIGKILL, signal.SIGSTOP):
+        signal.signal(-rc, signal.SIG_DFL)
+    os.kill(os.getpid(), -rc)
+sys.exit(rc)
+"""
+
+
+@dataclass(frozen=True)
+class LocalJobResult:
+    """How a local trial ended.
+
+    ``exit_code`` is the process's return code, negative for a signal (``-9``), None if it never
+    ran. ``values`` holds every metric read from the log, also for failed and stopped trials.
+    """
+
+    status: Status
+    values: dict[str, float]
+    exit_code: int | None
+    failure_reason: str | None
+    log_path: Path
+    duration_seconds: float
+
+
+def _decode_hyperparameter(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _arg_value(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ",".join(f"{k}={v}" for k, v in sorted(value.items()))
+    return "" if value is None else str(value)
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "" if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _num_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone already
+        os.killpg(pgid, sig)
+
+
+def _group_has_live_members(pgid: int) -> bool:
+    if os.path.isdir("/proc"):
+        # Linux: zombies do not count; they wait for a reaper (PID 1) that may be slow to come.
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(os.path.join(entry.path, "stat")) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                return True
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _wait_group_gone(pgid: int, timeout: float = 1.0) -> None:
+    """SIGKILL is delivered asynchronously: wait briefly until no member of the group still runs,
+    so that nothing of the trial competes for the CPU once ``run`` has returned."""
+    end = time.monotonic() + timeout
+    while _group_has_live_members(pgid) and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Has the process exited? Leaves it a zombie where possible, so its pid (the group id we
+    signal) cannot be reused before we are done with the group."""
+    if hasattr(os, "waitid"):
+        try:
+            return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            pass
+    return proc.poll() is not None
+
+
+class LocalTrainingJob:
+    """One trial, run as a local process; :meth:`run` blocks until it ends, :meth:`stop` may be
+    called from any thread (the engine's Ctrl-C handler).
+
+    Args:
+        entry_point: the training script (``.py``) or an executable file.
+        hyperparameters: SageMaker ``HyperParameters``: names to string values.
+        trial_dir: the trial's folder, SageMaker's ``/opt/ml``; created if missing.
+        channels: channel name to a local folder, seen as ``SM_CHANNEL_<NAME>``.
+        metric_definitions: the request's ``MetricDefinitions``.
+        max_runtime_seconds: ``StoppingCondition.MaxRuntimeInSeconds``; None for no limit.
+        env: extra environment variables, applied last.
+        required_metrics: metrics a successful run must print (the objectives); a run that exits 0
+            without them is Failed. None requires every metric in ``metric_definitions``.
+        job_name: the training job's name, as ``TRAINING_JOB_NAME``.
+        on_line: called with each line of output as it arrives.
+        on_metric: called with ``(name, value)`` for each metric value as it arrives.
+        cancel: an event shared with the engine; setting it stops the job like :meth:`stop`.
+        kill_grace_seconds: time between SIGTERM and SIGKILL when stopping.
+    """
+
+    def __init__(self, entry_point: str | os.PathLike[str], hyperparameters: Mapping[str, str],
+                 trial_dir: str | os.PathLike[str], *,
+                 channels: Mapping[str, str | os.PathLike[str]] | None = None,
+                 metric_definitions: Definitions | None = None,
+                 max_runtime_seconds: float | None = None, env: Mapping[str, str] | None = None,
+                 required_metrics: Sequence[str] | None = None, job_name: str | None = None,
+                 on_line: Callable[[str], None] | None = None, on_metric: MetricCallback | None = None,
+                 cancel: threading.Event | None = None, kill_grace_seconds: float = 5.0) -> None:
+        self.entry_point = Path(entry_point).resolve()
+        if not self.entry_point.is_file():
+            raise FileNotFoundError(f"entry point {str(entry_point)!r} is not a file")
+        if self.entry_point.suffix != ".py" and not os.access(self.entry_point, os.X_OK):
+            raise PermissionError(f"entry point {str(entry_point)!r} is neither a .py file nor executable")
+        for name, value in hyperparameters.items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError(f"hyperparameter {name!r}: names and values must be strings, "
+                                f"as SageMaker passes them (got {type(value).__name__})")
+        self.hyperparameters = dict(hyperparameters)
+        self.trial_dir = Path(trial_dir).resolve()
+        self.channels: dict[str, Path] = {}
+        for name, folder in (channels or {}).items():
+            if not isinstance(name, str) or not _CHANNEL_NAME.fullmatch(name) or name in (".", ".."):
+                raise ValueError(f"channel name {name!r} must be 1-64 of [A-Za-z0-9._-]")
+            if not Path(folder).is_dir():
+                raise FileNotFoundError(f"channel {name!r}: {str(folder)!r} is not a folder")
+            self.channels[name] = Path(folder).resolve()
+        if max_runtime_seconds is not None and not max_runtime_seconds > 0:
+            raise ValueError(f"max_runtime_seconds must be positive, not {max_runtime_seconds!r}")
+        if not kill_grace_seconds >= 0:
+            raise ValueError(f"kill_grace_seconds must be >= 0, not {kill_grace_seconds!r}")
+        self.max_runtime_seconds = max_runtime_seconds
+        self.kill_grace_seconds = float(kill_grace_seconds)
+        self.env = dict(env or {})
+        self.job_name = job_name
+        self.on_line = on_line
+        self._parser = MetricParser(metric_definitions, on_metric=on_metric)
+        self.required_metrics = (tuple(d.name for d in self._parser.definitions)
+                                 if required_metrics is None else tuple(required_metrics))
+        self._cancel = cancel if cancel is not None else threading.Event()
+        self._stop_reason: str | None = None
+        self._started = False
+        self.log_path = self.trial_dir / "train.log"
+
+    # -- what the process sees -------------------------------------------------------------------
+
+    @property
+    def _user_hyperparameters(self) -> dict[str, Any]:
+        return {k: _decode_hyperparameter(v) for k, v in self.hyperparameters.items()
+                if not k.startswith("sagemaker_")}
+
+    @property
+    def args(self) -> list[str]:
+        """The ``--name value`` arguments, as the toolkit's ``mapping.to_cmd_args`` builds them."""
+        hps = self._user_hyperparameters
+        out: list[str] = []
+        for name in sorted(hps):
+            out += [f"--{name}" if len(name) > 1 else f"-{name}", _arg_value(hps[name])]
+        return out
+
+    @property
+    def command(self) -> list[str]:
+        if self.entry_point.suffix == ".py":
+            return [sys.executable, self.entry_point.name, *self.args]
+        return [str(self.entry_point), *self.args]
+
+    def environment(self) -> dict[str, str]:
+        """The process's environment: this process's, minus inherited ``SM_*``, plus SageMaker's."""
+        root = self.trial_dir
+        hps = self._user_hyperparameters
+        framework = {k: _decode_hyperparameter(v) for k, v in self.hyperparameters.items()
+                     if k.startswith("sagemaker_")}
+        channel_dirs = {name: str(root / "input" / "data" / name) for name in sorted(self.channels)}
+        input_data_config = {name: {"TrainingInputMode": "File"} for name in sorted(self.channels)}
+        resource_config = {"current_host": "algo-1", "hosts": ["algo-1"], "current_instance_type": "local",
+                           "network_interface_name": "eth0"}
+        training_env = {
+            "additional_framework_parameters": framework, "channel_input_dirs": channel_dirs,
+            "current_host": "algo-1", "current_instance_type": "local", "hosts": ["algo-1"],
+            "hyperparameters": hps,
+            "input_config_dir": str(root / "input" / "config"), "input_data_config": input_data_config,
+            "input_dir": str(root / "input"), "job_name": self.job_name, "log_level": 20,
+            "model_dir": str(root / "model"), "module_dir": str(self.entry_point.parent),
+            "module_name": self.entry_point.stem, "network_interface_name": "eth0",
+            "num_cpus": _num_cpus(), "num_gpus": 0, "output_data_dir": str(root / "output" / "data"),
+            "output_dir": str(root / "output"),
+            "output_intermediate_dir": str(root / "output" / "intermediate"),
+            "resource_config": resource_config, "user_entry_point": self.entry_point.name,
+        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
+        env.pop("TRAINING_JOB_NAME", None)
+        for key, value in training_env.items():
+            if key not in ("hyperparameters", "additional_framework_parameters", "channel_input_dirs",
+                           "job_name"):
+                env[f"SM_{key.upper()}"] = _env_value(value)
+        env.update({
+            "SM_HPS": _json(hps), "SM_FRAMEWORK_PARAMS": _json(framework),
+            "SM_CHANNELS": _json(sorted(self.channels)), "SM_TRAINING_ENV": _json(training_env),
+            "SM_USER_ARGS": _json(self.args), "PYTHONUNBUFFERED": "1",
+        })
+        for name, path in channel_dirs.items():
+            env[f"SM_CHANNEL_{name.upper()}"] = path
+        for name, value in hps.items():
+            if "=" not in name and "\0" not in name:
+                env[f"SM_HP_{name.upper()}"] = _env_value(value)
+        if self.job_name:
+            env["TRAINING_JOB_NAME"] = self.job_name
+        env.update(self.env)
+        return env
+
+    def _prepare(self) -> None:
+        root = self.trial_dir
+        for sub in ("model", "output/data", "output/intermediate", "input/config", "input/data"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        (root / "output" / "failure").unlink(missing_ok=True)  # a retry must not inherit a reason
+        config = root / "input" / "config"
+        config.joinpath("hyperparameters.json").write_text(json.dumps(self.hyperparameters, indent=1))
+        config.joinpath("inputdataconfig.json").write_text(
+            json.dumps({name: {"TrainingInputMode": "File"} for name in sorted(self.channels)}))
+        config.joinpath("resourceconfig.json").write_text(
+            json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+        for name, source in self.channels.items():
+            link = root / "input" / "data" / name
+            if link.is_symlink() or link.is_file():
+                link.unlink()
+            elif link.is_dir():
+                shutil.rmtree(link)
+            try:
+                link.symlink_to(source, target_is_directory=True)
+            except OSError:  # no symlinks here (some Windows setups): copy, as File mode does
+                shutil.copytree(source, link)
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def stop(self, reason: str = "stopped by the engine") -> None:
+        """Ask the running job to stop (SIGTERM, then SIGKILL after the grace period). Thread-safe;
+        the job ends as Stopped with ``reason``."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self._cancel.set()
+
+    def run(self) -> LocalJobResult:
+        """Run the job to its end and say how it ended. Runs once."""
+        if self._started:
+            raise RuntimeError("a LocalTrainingJob runs once; make a new one to retry")
+        self._started = True
+        self._prepare()
+        started = time.monotonic()
+        tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+        with open(self.log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _SUPERVISOR, str(os.getpid()),
+                 repr(self.kill_grace_seconds), *self.command],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                cwd=self.entry_point.parent, env=self.environment(), start_new_session=True)
+            try:
+                stopped = self._supervise(proc, log, tail, started)
+            finally:
+                # Normal end: the group is gone already. Exception (a callback, Ctrl-C): no orphans.
+                _killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                _wait_group_gone(proc.pid)
+                if proc.stdout is not None:
+                    proc.stdout.close()
+        return self._result(proc.returncode, stopped, tail, time.monotonic() - started)
+
+    def _supervise(self, proc: subprocess.Popen[bytes], log: IO[bytes], tail: collections.deque[str],
+                   started: float) -> str | None:
+        """Stream the output until the process ends; returns the stop reason if we stopped it."""
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        os.set_blocking(fd, False)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        deadline = None if self.max_runtime_seconds is None else started + self.max_runtime_seconds
+        stopped: str | None = None
+        term_sent = exited = None
+        killed = eof = False
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while True:
+                if eof:
+                    time.sleep(_TICK)
+                elif sel.select(_TICK):
+                    try:
+                        data = os.read(fd, 65536)
+                    except BlockingIOError:
+                        data = None
+                    if data == b"":
+                        eof = True
+                    elif data:
+                        log.write(data)
+                        log.flush()
+                        self._lines(self._parser.feed(decoder.decode(data)), tail)
+                now = time.monotonic()
+                if exited is None and _has_exited(proc):
+                    exited = now
+                    _killpg(proc.pid, signal.SIGKILL)  # what it left behind in its group
+                if exited is not None:
+                    if eof or now - exited > _DRAIN_SECONDS:
+                        break
+                    continue
+                if stopped is None:
+                    if self._cancel.is_set():
+                        stopped = self._stop_reason or "stopped by the engine"
+                    elif deadline is not None and now >= deadline:
+                        stopped = (f"MaxRuntimeExceeded: stopped after {self.max_runtime_seconds:g} s "
+                                   "(StoppingCondition.MaxRuntimeInSeconds)")
+                    if stopped is not None:
+                        _killpg(proc.pid, signal.SIGTERM)
+                        term_sent = now
+                elif not killed and term_sent is not None and now - term_sent >= self.kill_grace_seconds:
+                    _killpg(proc.pid, signal.SIGKILL)
+                    killed = True
+        self._parser.feed(decoder.decode(b"", final=True))
+        self._lines(self._parser.close(), tail)
+        return stopped
+
+    def _lines(self, lines: list[str], tail: collections.deque[str]) -> None:
+        for line in lines:
+            tail.append(line)
+            if self.on_line is not None:
+                self.on_line(line)
+
+    def _result(self, code: int, stopped: str | None, tail: Iterable[str], duration: float) -> LocalJobResult:
+        values = self._parser.values
+        status: Status = "Completed"
+        reason: str | None = None
+        if stopped is not None:
+            status, reason = "Stopped", stopped
+        elif code != 0:
+            how = f"exit code {code}" if code > 0 else f"killed by {_signal_name(-code)}"
+            failure = self.trial_dir / "output" / "failure"
+            detail = failure.read_text(errors="replace").strip() if failure.is_file() else ""
+            if not detail:
+                detail = "last log lines:\n" + "\n".join(tail)
+            status, reason = "Failed", _fit(f"AlgorithmError: {how}: {detail}")
+        else:
+            missing = [m for m in self.required_metrics if m not in values]
+            if missing:
+                status = "Failed"
+                reason = _fit("; ".join(str(self._parser.missing_reason(m)) for m in missing))
+        return LocalJobResult(status, values, code, reason, self.log_path, round(duration, 3))
+
+
+def _fit(text: str) -> str:
+    """Cut to SageMaker's FailureReason length, keeping the head (what failed) and the end of the
+    detail (where the error is)."""
+    if len(text) <= _FAILURE_REASON_MAX:
+        return text
+    head, _, rest = text.partition("\n")
+    head = head[:200]
+    keep = _FAILURE_REASON_MAX - len(head) - 5
+    return f"{head}\n...\n{rest[-keep:]}" if keep > 0 else text[:_FAILURE_REASON_MAX]
+
+
+def run_local_training(entry_point: str | os.PathLike[str], hyperparameters: Mapping[str, str],
+                       trial_dir: str | os.PathLike[str],
+                       channels: Mapping[str, str | os.PathLike[str]] | None = None,
+                       metric_definitions: Definitions | None = None,
+                       max_runtime_seconds: float | None = None, env: Mapping[str, str] | None = None,
+                       **options: Any) -> LocalJobResult:
+    """Run one trial to its end: ``LocalTrainingJob(...).run()``. ``options`` are the other keyword
+    arguments of :class:`LocalTrainingJob` (``required_metrics``, ``cancel``, ``on_line``, ...)."""
+    return LocalTrainingJob(entry_point, hyperparameters, trial_dir, channels=channels,
+                            metric_definitions=metric_definitions, max_runtime_seconds=max_runtime_seconds,
+                            env=env, **options).run()
+
+
+__all__ = ["LocalJobResult", "LocalTrainingJob", "run_local_training"]
