@@ -1,0 +1,105 @@
+"""``byohpo run REQUEST.json``: run a tuning request on this machine, or resume it."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from byohpo.cli.validate import report_invalid
+from byohpo.errors import ValidationError
+from byohpo.local import DEFAULT_HOME, STORE_ENV, default_store_path
+from byohpo.local.engine import LocalEngine, RunInterrupted
+from byohpo.local.progress import ConsoleReporter
+from byohpo.request import check_local, load_request
+from byohpo.store.base import RunClaimedError, RunNotFoundError
+from byohpo.store.sqlite import SQLiteStore
+from byohpo.tuning import InvalidProposalError, RunMismatchError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run", help="run a tuning request locally (resumes an interrupted run)",
+        description="Run the tuning request on this machine: each training job is a local process started "
+                    "like SageMaker script mode starts TrainingJobDefinition.Local.EntryPoint. A run whose "
+                    "name exists in the store is resumed: completed trials are kept, interrupted ones rerun.")
+    parser.add_argument("request", metavar="REQUEST.json", help="the tuning request file")
+    parser.add_argument("--store", metavar="PATH", type=Path, default=None,
+                        help=f"the SQLite store (default: ${STORE_ENV} or {DEFAULT_HOME / 'byohpo.sqlite'})")
+    parser.add_argument("--runs-dir", metavar="DIR", type=Path, default=None,
+                        help="where trial folders go (default: the store's folder)")
+    parser.add_argument("--base-dir", metavar="DIR", type=Path, default=Path("."),
+                        help="where a relative Local.EntryPoint is found (default: the current directory)")
+    parser.add_argument("--top", metavar="K", type=_non_negative, default=10,
+                        help="leaderboard rows to print at the end (default 10; 0 for none)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store_path = args.store or default_store_path()
+    # Everything is checked before the store file or any trial folder exists.
+    try:
+        request = load_request(args.request)
+        check_local(request, args.base_dir)
+    except ValidationError as exc:
+        return report_invalid("run", args.request, exc)
+    reporter = None if args.quiet else ConsoleReporter()
+    with SQLiteStore(store_path) as store:
+        try:
+            engine = LocalEngine(request, store=store, reporter=reporter, base_dir=args.base_dir,
+                                 runs_dir=args.runs_dir or store_path.parent)
+            finished = engine.run()
+        except RunMismatchError as exc:  # an existing run made from an incompatible request
+            return report_invalid("run", args.request, exc)
+        except InvalidProposalError as exc:
+            print(f"byohpo run: strategy {request.strategy!r} proposed a candidate outside the search "
+                  f"space (a bug in the strategy): {exc}", file=sys.stderr)
+            return 1
+        except RunClaimedError as exc:
+            print(f"byohpo run: run {request.name!r} in {store_path} is driven by another engine "
+                  f"({exc.holder}, pid@host); nothing was changed. Wait for it to end, or stop it "
+                  "(Ctrl-C in its terminal) and run this again to resume.", file=sys.stderr)
+            return 1
+        except (RunInterrupted, KeyboardInterrupt):
+            try:
+                done = sum(t.finished for t in store.get_trials(request.name))
+            except RunNotFoundError:  # interrupted before the run was written
+                done = 0
+            print(f"\ninterrupted: {done} finished training job(s) of run {request.name} are kept in "
+                  f"{store_path}.\nresume with: {_resume_command(args)}", file=sys.stderr)
+            return 130
+        if args.top:
+            _print_leaderboard(store, finished.name, args.top)
+    return 0 if finished.status == "Completed" else 1
+
+
+def _resume_command(args: argparse.Namespace) -> str:
+    """The command that resumes this run: the same request, store and folders."""
+    words = ["byohpo", "run", args.request]
+    for option, value in (("--store", args.store), ("--runs-dir", args.runs_dir)):
+        if value is not None:
+            words += [option, str(value)]
+    if args.base_dir != Path("."):
+        words += ["--base-dir", str(args.base_dir)]
+    return shlex.join(words)
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {text!r}")
+    return value
+
+
+def _print_leaderboard(store: SQLiteStore, name: str, top: int) -> None:
+    try:
+        from byohpo.cli.leaderboard import print_leaderboard
+    except ImportError:
+        return
+    print_leaderboard(store, name, top=top)

@@ -1,0 +1,237 @@
+"""The local engine: the tuning loop of ``byohpo.tuning`` driven in one process, with trials run as
+local training processes and the run kept in a store (SQLite by default).
+
+Nothing the engine knows lives only in memory: before a trial starts it is ``InProgress`` in the
+store, and its result is written the moment it ends. Killed at any point (SIGKILL included), the next
+``byohpo run`` of the same request finds the completed trials, reruns the ones that were in flight
+under a new attempt, and the strategy, replaying the same history, continues as if never interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from byohpo.errors import ByohpoError
+from byohpo.jobs.local import LocalTrainingJob
+from byohpo.local.progress import Reporter
+from byohpo.request import TuningRequest, check_local
+from byohpo.stopping import StopReason
+from byohpo.store.base import RunClaimedError, Store
+from byohpo.store.records import RunRecord, TrialRecord, utc_now
+from byohpo.tuning import decide, elapsed_seconds, next_generation, open_run, training_job_name
+
+
+class RunInterrupted(ByohpoError):
+    """The run was interrupted (Ctrl-C or SIGTERM); it resumes with the same ``byohpo run``."""
+
+
+def local_owner() -> str:
+    """Who holds a run driven from this process: ``pid@host``."""
+    return f"{os.getpid()}@{socket.gethostname()}"
+
+
+def _holder_is_dead(holder: str | None) -> bool:
+    """True when ``holder`` is a local engine on this host whose process no longer exists."""
+    pid, _, host = (holder or "").partition("@")
+    if not pid.isdigit() or host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        return False
+    return False
+
+
+class LocalEngine:
+    """Runs one tuning request to its end on this machine.
+
+    Args:
+        request: the parsed tuning request.
+        store: where the run and its trials live.
+        runs_dir: the folder for trial folders (``<runs_dir>/<run>/<trial>/attempt-<k>/``: SageMaker's
+            ``/opt/ml`` of each attempt, with ``train.log``, ``model/`` and ``output/``).
+        base_dir: the folder a relative ``Local.EntryPoint`` is resolved from.
+        reporter: progress display; None shows nothing.
+        kill_grace_seconds: time between SIGTERM and SIGKILL when a trial is stopped.
+        now: the clock (tests pass their own).
+    """
+
+    def __init__(self, request: TuningRequest, *, store: Store, runs_dir: Path, base_dir: Path,
+                 reporter: Reporter | None = None, kill_grace_seconds: float = 5.0,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.request = request
+        self.store = store
+        self.runs_dir = Path(runs_dir)
+        self.entry_point = check_local(request, base_dir)
+        self.reporter = reporter or Reporter()
+        self.kill_grace_seconds = kill_grace_seconds
+        self.now = now
+        self.owner = local_owner()
+        # Set on Ctrl-C/SIGTERM: trials stopped then were not judged, and stay InProgress to rerun.
+        self._interrupted = threading.Event()
+        # Why every trial in flight is being stopped (the run's time is up, or an interrupt); once set,
+        # no trial starts. Each job has its own stop, so that stopping one never cancels the others.
+        self._halt: str | None = None
+        self._jobs: dict[str, LocalTrainingJob] = {}
+        self._lock = threading.Lock()
+        stopping = request.training.get("StoppingCondition") or {}
+        self.trial_max_runtime: int | None = stopping.get("MaxRuntimeInSeconds")
+        self.metric_definitions = [{"Name": n, "Regex": r} for n, r in request.metric_definitions]
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def run(self) -> RunRecord:
+        """Drive the run until a stopping rule holds; returns the finished run. Raises
+        :class:`RunInterrupted` on Ctrl-C/SIGTERM after stopping the trials in flight."""
+        run, _ = open_run(self.store, self.request)
+        if run.finished:
+            self.reporter.already_finished(run)
+            return run
+        run = self._claim(run)
+        restore = self._trap_sigterm()
+        try:
+            return self._loop(run)
+        except KeyboardInterrupt:
+            raise RunInterrupted(f"run {run.name} interrupted") from None
+        finally:
+            restore()
+            self.reporter.close()
+            run = self.store.get_run(run.name)
+            if not run.finished and run.owner == self.owner:
+                self.store.release_run(run.name, self.owner)
+
+    def _loop(self, run: RunRecord) -> RunRecord:
+        name = run.name
+        trials = self.store.get_trials(name)
+        self.reporter.start(run, self.request, trials)
+        while True:
+            todo = [t for t in trials if not t.finished]
+            if not todo:
+                stop = decide(self.request, trials, elapsed_seconds(run, self.now()))
+                if stop is None:
+                    proposal = next_generation(self.request, run, trials)
+                    if isinstance(proposal, StopReason):
+                        stop = proposal
+                    else:
+                        todo = self.store.put_generation(name, run.version, proposal, run.version)
+                        run = self.store.get_run(name)
+                        self.reporter.generation(run.version - 1, len(todo))
+                if stop is not None:
+                    run = self.store.finish_run(name, stop.run_status, stop.message, stop.code)
+                    self.reporter.finished(run, self.store.get_trials(name))
+                    return run
+            self._execute(run, todo)
+            trials = self.store.get_trials(name)
+
+    def _execute(self, run: RunRecord, todo: list[TrialRecord]) -> None:
+        """Run ``todo`` with at most MaxParallelTrainingJobs processes; returns when all have ended.
+        The run's MaxRuntimeInSeconds stops what is in flight and skips what has not started."""
+        limit = self.request.stopping.max_runtime_seconds
+        with ThreadPoolExecutor(max_workers=self.request.max_parallel,
+                                thread_name_prefix="byohpo-trial") as pool:
+            futures: set[Future[Any]] = {pool.submit(self._run_trial, run, t) for t in todo}
+            try:
+                while futures:
+                    done, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        future.result()  # a bug in a worker surfaces here, not silently
+                    if limit is not None and elapsed_seconds(run, self.now()) >= limit:
+                        self._halt_all(_out_of_time(limit))
+            except BaseException:
+                self._interrupted.set()  # Ctrl-C: stop every trial in flight, start no other
+                self._halt_all("the local engine was interrupted")
+                raise
+
+    def _run_trial(self, run: RunRecord, trial: TrialRecord) -> None:
+        limit = self.request.stopping.max_runtime_seconds
+        if limit is not None and elapsed_seconds(run, self.now()) >= limit:
+            self._halt_all(_out_of_time(limit))
+        # A trial found InProgress was in flight when an engine died: rerun it under a new job name.
+        attempt = trial.attempt + (1 if trial.status == "InProgress" else 0)
+        job_name = training_job_name(run.name, trial.generation, trial.index, attempt)
+        trial_dir = self.runs_dir / run.name / trial.trial_id / f"attempt-{attempt}"
+        job = LocalTrainingJob(
+            self.entry_point, trial.hyperparameters, trial_dir,
+            metric_definitions=self.metric_definitions, max_runtime_seconds=self.trial_max_runtime,
+            env={"TRAINING_JOB_NAME": job_name},
+            required_metrics=[o.metric for o in self.request.objectives], job_name=job_name,
+            kill_grace_seconds=self.kill_grace_seconds)
+        # Registered before it starts, under the lock _halt_all takes: a halt either comes first and
+        # the trial never starts, or sees the job and stops it.
+        with self._lock:
+            halt = self._halt
+            if halt is None:
+                self._jobs[trial.trial_id] = job
+        if halt is not None:
+            if not self._interrupted.is_set():  # interrupted: left as it is, to run on resume
+                self.store.update_trial(run.name, trial.trial_id, expected_attempt=trial.attempt,
+                                        status="Stopped", ended_at=utc_now(),
+                                        failure_reason=f"not started: {halt}")
+            return
+        try:
+            if trial_dir.exists():  # left by an engine killed before it recorded the attempt
+                shutil.rmtree(trial_dir)
+            trial = self.store.update_trial(
+                run.name, trial.trial_id, expected_attempt=trial.attempt, status="InProgress",
+                attempt=attempt, job_name=job_name, started_at=utc_now(), ended_at=None,
+                log_path=str(job.log_path))
+            self.reporter.trial_started(trial)
+            result = job.run()
+        finally:
+            with self._lock:
+                self._jobs.pop(trial.trial_id, None)
+        if self._interrupted.is_set() and result.status == "Stopped":
+            return  # interrupted, not judged: it stays InProgress and reruns on resume
+        trial = self.store.update_trial(
+            run.name, trial.trial_id, expected_attempt=attempt, status=result.status,
+            values=_finite(result.values) or None, failure_reason=result.failure_reason, ended_at=utc_now())
+        self.reporter.trial_finished(trial)
+
+    def _halt_all(self, reason: str) -> None:
+        """Stop every trial in flight with ``reason`` and start no other (the first reason stays)."""
+        with self._lock:
+            if self._halt is None:
+                self._halt = reason
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.stop(reason)
+
+    # -- ownership and signals ----------------------------------------------------------------------
+    def _claim(self, run: RunRecord) -> RunRecord:
+        try:
+            return self.store.claim_run(run.name, self.owner)
+        except RunClaimedError:
+            holder = self.store.get_run(run.name).owner
+            if _holder_is_dead(holder):  # an engine that was killed: take its run over
+                return self.store.claim_run(run.name, self.owner, expected_owner=holder)
+            raise
+
+    @staticmethod
+    def _trap_sigterm() -> Callable[[], None]:
+        """Treat SIGTERM like Ctrl-C so `kill` stops trials cleanly; only the main thread may."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, interrupt)
+        return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _out_of_time(limit: int) -> str:
+    return f"the tuning job's MaxRuntimeInSeconds ({limit} s) was reached"
+
+
+def _finite(values: Mapping[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items() if v == v and abs(v) != float("inf")}
