@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from byohpo.cli.leaderboard import print_leaderboard
 from byohpo.cli.validate import report_invalid
 from byohpo.errors import ValidationError
 from byohpo.local import DEFAULT_HOME, STORE_ENV, default_store_path
@@ -53,7 +54,11 @@ def run(args: argparse.Namespace) -> int:
                                  runs_dir=args.runs_dir or store_path.parent)
             finished = engine.run()
         except RunMismatchError as exc:  # an existing run made from an incompatible request
-            return report_invalid("run", args.request, exc)
+            print(f"{args.request}: cannot resume run {request.name!r} of {store_path} with this request",
+                  file=sys.stderr)
+            for error in exc.errors:
+                print(f"  {error}", file=sys.stderr)
+            return 2
         except InvalidProposalError as exc:
             print(f"byohpo run: strategy {request.strategy!r} proposed a candidate outside the search "
                   f"space (a bug in the strategy): {exc}", file=sys.stderr)
@@ -72,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{store_path}.\nresume with: {_resume_command(args)}", file=sys.stderr)
             return 130
         if args.top:
-            _print_leaderboard(store, finished.name, args.top)
+            print_leaderboard(store, finished.name, top=args.top)
     return 0 if finished.status == "Completed" else 1
 
 
@@ -95,11 +100,3 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {text!r}")
     return value
-
-
-def _print_leaderboard(store: SQLiteStore, name: str, top: int) -> None:
-    try:
-        from byohpo.cli.leaderboard import print_leaderboard
-    except ImportError:
-        return
-    print_leaderboard(store, name, top=top)

@@ -27,7 +27,12 @@ class Reporter:
 
 class ConsoleReporter(Reporter):
     """Jobs done/total, best so far and the current generation: a live bar (rich) on a terminal, plain
-    lines otherwise."""
+    lines otherwise. Each finished trial gets a line; the run's end prints its reason and best trial.
+
+    Args:
+        stream: where to write (default: standard output).
+        live: show the live bar; None (default) shows it when ``stream`` is a terminal.
+    """
 
     def __init__(self, stream: IO[str] | None = None, live: bool | None = None) -> None:
         self.stream = stream or sys.stdout
