@@ -1,5 +1,6 @@
 """The store contract (``store_contract.py``) over every store, plus what only SQLite can show: several
-processes on one file, and a writer killed at any moment.
+processes on one file, and a writer killed at any moment. DynamoDB runs under moto; what only it can
+show is in ``test_dynamodb_store.py``.
 
 A new store joins by adding its name to ``STORES`` and a branch to ``open_store``.
 """
@@ -13,11 +14,17 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
+import botocore.session
 import pytest
+from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 from store_contract import StoreContract, make_trials, new_run
 
 from byohpo.store import (
@@ -31,26 +38,63 @@ from byohpo.store import (
     trial_id,
 )
 from byohpo.store.base import plan_generation
+from byohpo.store.dynamodb import RETRY_CONFIG, TABLE_ENV, DynamoDBStore, table_definition
 
-STORES = ["sqlite"]
+STORES = ["sqlite", "dynamodb"]
+TABLE = "byohpo-test"
+
+
+_SESSION = botocore.session.get_session()  # one session: a client takes 20 ms from it, 200 from a new one
+
+
+@contextmanager
+def moto_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """DynamoDB served by moto, holding the table made from the store's own ``table_definition``, named
+    by ``BYOHPO_TABLE`` as on the Lambdas.
+
+    moto serves requests from several threads without a lock, and a cancelled transaction restores
+    a copy of the whole table taken when it began, undoing what a racing thread wrote meanwhile. Real
+    DynamoDB serializes conflicting writes; one lock around moto's request handling does the same.
+    Yields a client with the store's retry config."""
+    for var, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", TABLE_ENV: TABLE}.items():
+        monkeypatch.setenv(var, value)
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(var, raising=False)
+    lock = threading.Lock()
+    process = BotocoreStubber.process_request
+
+    def serialized(self: BotocoreStubber, request: object) -> object:
+        with lock:
+            return process(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", serialized)
+    with mock_aws():
+        client = _SESSION.create_client("dynamodb", config=RETRY_CONFIG)
+        client.create_table(**table_definition(TABLE))
+        yield client
+        client.close()
 
 
 @pytest.fixture(params=STORES)
-def open_store(request, tmp_path: Path) -> Iterator:
+def open_store(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     """A factory of store objects over one fresh backend; each call opens another object on it."""
     opened: list[Store] = []
+    with moto_dynamodb(monkeypatch) if request.param == "dynamodb" else nullcontext():
 
-    def factory() -> Store:
-        if request.param == "sqlite":
-            store: Store = SQLiteStore(tmp_path / "byohpo-runs" / "byohpo.sqlite")
-        else:
-            raise ValueError(request.param)
-        opened.append(store)
-        return store
+        def factory() -> Store:
+            if request.param == "sqlite":
+                store: Store = SQLiteStore(tmp_path / "byohpo-runs" / "byohpo.sqlite")
+            elif request.param == "dynamodb":
+                store = DynamoDBStore()  # the table from BYOHPO_TABLE and a client of its own, as a Lambda
+            else:
+                raise ValueError(request.param)
+            opened.append(store)
+            return store
 
-    yield factory
-    for store in opened:
-        store.close()
+        yield factory
+        for store in opened:
+            store.close()
 
 
 @pytest.fixture
