@@ -1,0 +1,262 @@
+"""AWS Lambda handlers: the tuning loop of ``byohpo.tuning`` split across Step Functions states.
+
+Each handler module (``start``, ``propose``, ``evaluate``, ``finalize``) has a ``handler(event,
+context)`` that parses the event, calls the logic with the process's clients (``byohpo.aws.clients()``,
+made on first use, kept while the Lambda is warm) and returns a small dict. Configuration comes from the
+environment: ``BYOHPO_TABLE`` (DynamoDB table), ``BYOHPO_BUCKET`` (results bucket),
+``BYOHPO_RESULTS_PREFIX`` (default ``runs/``), ``BYOHPO_EVENT_BUDGET`` (history events one execution
+may use before it continues as a new one; default 20,000 of the 25,000 hard limit),
+``BYOHPO_LOG_LEVEL`` (of the ``byohpo`` loggers; default ``INFO``).
+
+The contract with the state machine (``state_machine/``), state by state
+=======================================================================
+
+``$.run`` is the small "run context" every Lambda returns and the next one receives:
+``{"name": str, "execution": str, "events": int, "event_budget": int}`` — the run's name, the ARN of
+the execution driving it (the run's owner in the store), the history events this execution has used so
+far (an estimate, see below) and its budget.
+
+Start
+    in:  ``{"input": <execution input>, "execution": "$$.Execution.Id"}``. The execution input is the
+         tuning request; or ``{"RequestS3Uri": "s3://bucket/key.json"}`` pointing at it; or, for a
+         continuation, ``{"ContinueRun": <run name>, "PreviousExecution": <ARN of the execution that
+         continued as new>}``.
+    out: ``{"run": <run context>}`` (``events`` starts at :data:`START_EVENTS`).
+         Validates the request — its fields, and each trial's CreateTrainingJob parameters against
+         botocore's input shape — and refuses it with ``ValidationError`` naming the field before
+         anything is written; a run of that name made from a different search
+         (``RunMismatchError``, a ValidationError) likewise. Imports warm-start parents (see
+         ``byohpo.aws.warm_start``). Creates the run or adopts the existing one, and claims it for this
+         execution with a conditional write: ``RunClaimedError`` when another execution holds it and is
+         still running (a holder execution that has ended — failed, aborted, timed out — is taken
+         over; a continuation takes over from ``PreviousExecution``). Taking over settles the trials
+         the previous holder left unfinished: a job that exists is adopted (its result recorded, or the
+         trial marked ``InProgress`` while it runs), a job that was never created gets the next
+         attempt's name. A finished run is not claimed: Propose answers with its stop reason.
+Propose
+    in:  ``{"run": <run context>}``
+    out: ``{"run", "generation": int, "stop": null | {"code", "message"}, "training": {...} | null,
+         "trials": [{"trial_id", "job_name", "hyperparameters": {str: str}}], "max_parallel": int}``.
+         ``max_parallel`` is MaxParallelTrainingJobs: the Map's ``MaxConcurrencyPath``.
+         ``stop`` non-null (a stopping rule holds, the budget is spent, the strategy is exhausted, or
+         the run was finished by someone else) means: go to Finalize; ``training`` is null and
+         ``trials`` empty then. Otherwise ``trials`` are the generation's trials to run, each with its
+         *tuned* hyperparameters only, and ``training`` the CreateTrainingJob parameters they share:
+         all but ``TrainingJobName``, with the static hyperparameters as ``HyperParameters``; always
+         with the keys of ``byohpo.aws.training.ALWAYS_PRESENT``, plus the definition's optional fields
+         when given (``InputDataConfig``, ``VpcConfig``, ``CheckpointConfig``, ...). Sending the static
+         values once instead of once per trial is what keeps a generation of 500 trials of 11
+         hyperparameters under 256 KiB (``PayloadTooLargeError`` before anything is written otherwise).
+         A retried Propose returns exactly what the first call wrote (generation written once, by a
+         conditional write on the run's version). After a takeover, ``trials`` are the unfinished
+         trials of the interrupted generation still to run (those adopted ``InProgress`` are not
+         listed: Evaluate waits for them), possibly none.
+Map (state machine) — one iteration per trial, its input ``{"training": $.training, "trial":
+    $$.Map.Item.Value}`` (ItemSelector). The job is ``training`` with ``TrainingJobName`` = the trial's
+    ``job_name`` and ``HyperParameters`` = ``States.JsonMerge($.training.HyperParameters,
+    $.trial.hyperparameters, false)`` (``byohpo.aws.training.create_training_job_params`` builds the
+    same). A JSONPath task names each field of ``training`` (those of ``ALWAYS_PRESENT`` are always
+    there; a path to an absent optional one fails the task), so the definition either lists the
+    optional fields its requests use, or makes the task a JSONata state whose ``Arguments`` are
+    ``{% $merge([$states.input.training, {"TrainingJobName": $states.input.trial.job_name,
+    "HyperParameters": $merge([$states.input.training.HyperParameters,
+    $states.input.trial.hyperparameters])}]) %}``. CreateTrainingJob.sync; Retry only
+    ``SageMaker.ThrottlingException``/``ResourceLimitExceeded`` (a retried create of a job that exists
+    collides); Catch ``States.ALL``. The iteration's result must be small: ``{"trial_id",
+    "TrainingJobName", "TrainingJobStatus", "FinalMetricDataList", "TrainingStartTime",
+    "TrainingEndTime"}`` (a ResultSelector on the description of the completed job, plus the item's
+    trial_id; timestamps as ISO text or epoch seconds or milliseconds), or ``{"trial_id", "Error",
+    "Cause"}`` when the iteration caught an error (a ``.sync`` task whose job failed or stopped has the
+    job's description, as JSON, in ``Cause``: its status, FailureReason and metrics are used). Only
+    ``trial_id`` is required: without ``FinalMetricDataList`` (or without the objective in it) the
+    metrics come from the job's logs; without ``TrainingJobStatus`` Evaluate asks DescribeTrainingJob;
+    ``FailureReason`` is read when present. Other keys are ignored. Results are matched to trials by
+    ``trial_id``, in any order.
+Evaluate
+    in:  ``{"run", "generation": int, "results": [<Map iteration results>]}``
+    out: ``{"run", "generation", "results": [], "action": "next" | "wait" | "finish" |
+         "continue_as_new", "stop": null | {"code", "message"}}``.
+         Records every trial: status and failure reason from the result; metrics from
+         FinalMetricDataList, else from the job's CloudWatch Logs with the request's MetricDefinitions.
+         A caught error is checked against SageMaker (the job may exist: it is adopted). Trials of the
+         generation without a result are settled the same way. Then:
+         ``wait``: adopted jobs still run — Wait, then Evaluate again with this output as input;
+         ``finish``: a stopping rule holds — Finalize with ``stop``;
+         ``continue_as_new``: the next generation might not fit in this execution's history — start a
+         new execution with ``{"ContinueRun": run.name, "PreviousExecution": $$.Execution.Id}`` and
+         succeed; ``next``: Propose. A retried Evaluate records nothing twice and answers the same.
+Finalize
+    in:  ``{"run", "stop": {"code", "message"}}``, or ``{"run", "error": {"Error", "Cause"}}`` from a
+         Catch on Propose or Evaluate (the run then ends ``Failed``, its reason the error).
+    out: ``{"run": name, "status": str, "reason": str, "stop_code": str, "leaderboard": "s3://...csv",
+         "summary": "s3://...json", "best": {...} | null}``. Ends the run (once: a finished run keeps
+         its status; after an ``error`` its stop_code is ``Error``), marks trials left unfinished
+         ``Stopped``, frees it, and writes the leaderboard CSV
+         and the summary JSON to ``s3://BYOHPO_BUCKET/BYOHPO_RESULTS_PREFIX<run>/``. Retries rewrite the
+         same objects.
+
+Errors (Python class names, which Step Functions matches): ``ValidationError`` (and its
+``UnknownStrategyError``, ``RunMismatchError``, ``InvalidProposalError``), ``RunClaimedError`` (another
+execution holds the run: stop quietly, never Finalize), ``VersionConflictError``,
+``RunNotFoundError``, ``ReplayMismatchError``, ``PayloadTooLargeError`` (Propose: the generation would
+not fit in 256 KiB; nothing written), ``ConfigurationError`` (the Lambda's environment).
+
+History events
+--------------
+A Standard execution has 25,000 events. Evaluate adds to ``run.events`` what the generation used —
+:data:`GENERATION_EVENTS` + :data:`SUCCEEDED_JOB_EVENTS` per completed job + :data:`FAILED_JOB_EVENTS`
+per other one (:data:`WAIT_EVENTS` for a ``wait`` round) — and answers ``continue_as_new`` when another
+generation of the largest size seen (at least MaxParallelTrainingJobs, at most the jobs left in the
+budget), every job failing, plus :data:`FINISH_EVENTS`, would pass ``event_budget``. The estimate only
+grows with what the Lambdas see; a Map that retries throttled creates uses a few more events, which
+the 5,000 events between the default budget and the hard limit absorb.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from byohpo.errors import ByohpoError, ValidationError
+from byohpo.request import TuningRequest, parse_request
+from byohpo.stopping import StopReason
+from byohpo.store.base import RunClaimedError, Store
+from byohpo.store.records import RunRecord
+
+# Lambda's runtime logs the root logger at WARNING; a run's progress is worth reading in CloudWatch.
+_level = os.environ.get("BYOHPO_LOG_LEVEL", "INFO").upper()
+logging.getLogger("byohpo").setLevel(_level if isinstance(logging.getLevelName(_level), int) else "INFO")
+
+#: The 25,000 events of a Standard execution, less room for what the estimates miss.
+DEFAULT_EVENT_BUDGET = 20_000
+MAX_EVENTS = 25_000
+#: ExecutionStarted and the Start task (entered, scheduled, started, succeeded, exited), with slack.
+START_EVENTS = 8
+#: Propose (5), Choice (2), Map entered/started/succeeded/exited (4), Evaluate (5).
+GENERATION_EVENTS = 16
+#: One Map iteration whose job succeeded: iteration started/succeeded, the .sync task's seven events.
+SUCCEEDED_JOB_EVENTS = 8
+#: One whose job failed: the same, plus the Catch's Pass state.
+FAILED_JOB_EVENTS = 10
+#: A ``wait`` round: Wait (2), Evaluate (5), Choice (2), with slack.
+WAIT_EVENTS = 12
+#: Finalize (5) and Succeed, or StartExecution (5) and Succeed; ExecutionSucceeded; with slack.
+FINISH_EVENTS = 16
+
+
+#: Step Functions' limit on a state's input or output (UTF-8 JSON).
+MAX_PAYLOAD = 256 * 1024
+
+
+class PayloadTooLargeError(ByohpoError):
+    """A state's output would not fit in Step Functions' 256 KiB (a generation of too many trials, or
+    too many or too long hyperparameters). Raised before anything is written."""
+
+
+def check_size(output: Any) -> int:
+    """The output's size as Step Functions counts it (its JSON in UTF-8), or
+    :class:`PayloadTooLargeError`."""
+    size = len(json.dumps(output).encode("utf-8"))
+    if size > MAX_PAYLOAD:
+        trials = output.get("trials") if isinstance(output, Mapping) else None
+        what = f"a generation of {len(trials)} trials" if isinstance(trials, list) else "the output"
+        raise PayloadTooLargeError(
+            f"{what} takes {size:,} bytes, above Step Functions' {MAX_PAYLOAD:,}: propose fewer trials at a "
+            "time (MaxParallelTrainingJobs, or the strategy's PopulationSize or BatchSize)")
+    return size
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """``$.run``: see the module docstring."""
+
+    name: str
+    execution: str
+    events: int = START_EVENTS
+    event_budget: int = DEFAULT_EVENT_BUDGET
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> RunContext:
+        raw = event.get("run") if isinstance(event, Mapping) else None
+        if not isinstance(raw, Mapping):
+            raise ValidationError('the event has no run context {"name", "execution", ...}', "run")
+        name, execution = raw.get("name"), raw.get("execution")
+        events, budget = raw.get("events", START_EVENTS), raw.get("event_budget", DEFAULT_EVENT_BUDGET)
+        for key, value in (("name", name), ("execution", execution)):
+            if not isinstance(value, str) or not value:
+                raise ValidationError(f"must be a non-empty string, not {value!r}", f"run.{key}")
+        for key, value in (("events", events), ("event_budget", budget)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValidationError(f"must be a non-negative integer, not {value!r}", f"run.{key}")
+        return cls(name, execution, events, budget)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def spent(self, events: int) -> RunContext:
+        return RunContext(self.name, self.execution, self.events + events, self.event_budget)
+
+
+def event_budget() -> int:
+    """``BYOHPO_EVENT_BUDGET``, within what an execution can hold."""
+    raw = os.environ.get("BYOHPO_EVENT_BUDGET", "")
+    try:
+        value = int(raw) if raw else DEFAULT_EVENT_BUDGET
+    except ValueError:
+        value = DEFAULT_EVENT_BUDGET
+    return max(START_EVENTS + GENERATION_EVENTS + FINISH_EVENTS, min(value, MAX_EVENTS))
+
+
+def generation_events(succeeded: int, failed: int) -> int:
+    """History events a generation of the loop uses (DESIGN.md: about 16 + 8 per succeeded job + 10 per
+    failed job)."""
+    return GENERATION_EVENTS + SUCCEEDED_JOB_EVENTS * succeeded + FAILED_JOB_EVENTS * failed
+
+
+def fits_another(ctx: RunContext, jobs: int) -> bool:
+    """Could a generation of ``jobs`` jobs, all failing, and the run's end still fit in the budget?"""
+    return ctx.events + generation_events(0, jobs) + FINISH_EVENTS <= ctx.event_budget
+
+
+def stop_dict(stop: StopReason | None) -> dict[str, str] | None:
+    return None if stop is None else {"code": stop.code, "message": stop.message}
+
+
+def run_stop(run: RunRecord) -> dict[str, str]:
+    """The stop reason a finished run was given."""
+    return {"code": run.stop_code or run.status, "message": run.reason or f"the run is {run.status}"}
+
+
+@lru_cache(maxsize=16)
+def _parse(text: str) -> TuningRequest:
+    return parse_request(json.loads(text))
+
+
+def run_request(run: RunRecord) -> TuningRequest:
+    """The run's stored request, parsed (cached while the Lambda is warm)."""
+    return _parse(json.dumps(run.request, sort_keys=True))
+
+
+def owned_run(store: Store, ctx: RunContext) -> RunRecord:
+    """The run, checked to be held by this execution (or finished: nobody holds a finished run).
+    :class:`RunClaimedError` when another execution took it over: this one must stop."""
+    run = store.get_run(ctx.name)
+    if not run.finished and run.owner != ctx.execution:
+        raise RunClaimedError(run.name, run.owner)
+    return run
+
+
+__all__ = ["DEFAULT_EVENT_BUDGET", "FAILED_JOB_EVENTS", "FINISH_EVENTS", "GENERATION_EVENTS", "MAX_PAYLOAD",
+           "START_EVENTS", "SUCCEEDED_JOB_EVENTS", "WAIT_EVENTS", "PayloadTooLargeError", "RunContext",
+           "check_size", "event_budget",
+           "fits_another", "generation_events", "owned_run", "run_request", "run_stop", "stop_dict"]

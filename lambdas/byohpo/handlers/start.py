@@ -1,0 +1,129 @@
+"""Start: validate the request, create or adopt the run, claim it for this execution (see
+``byohpo.handlers`` for the contract)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from byohpo import aws
+from byohpo.aws import training, warm_start
+from byohpo.aws.logs import log_reader
+from byohpo.aws.results import read_json
+from byohpo.errors import ValidationError
+from byohpo.handlers import RunContext, event_budget, run_request
+from byohpo.request import TuningRequest, parse_request
+from byohpo.store.base import RunClaimedError, RunNotFoundError, Store
+from byohpo.store.records import RunRecord
+from byohpo.tuning import open_run
+
+log = logging.getLogger(__name__)
+
+#: Statuses of an execution that will never act again (DescribeExecution).
+_ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    c = aws.clients()
+    return start(event, store=c.store, clients=c)
+
+
+def start(event: Mapping[str, Any], *, store: Store, clients: aws.Clients) -> dict[str, Any]:
+    execution = event.get("execution") if isinstance(event, Mapping) else None
+    if not isinstance(execution, str) or not execution:
+        raise ValidationError("must be the execution's ARN ($$.Execution.Id)", "execution")
+    given = event.get("input")
+    if isinstance(given, Mapping) and "ContinueRun" in given:
+        run, request = _continuation(store, given, execution)
+    else:
+        run, request = _new(store, clients, given, execution)
+    if not run.finished:
+        previous = run.owner
+        run = _claim(store, clients, run, execution, given)
+        if previous != execution:
+            _settle_unfinished(store, clients, request, run)
+    ctx = RunContext(run.name, execution, event_budget=event_budget())
+    log.info("run %s started by %s (version %d, %s)", run.name, execution, run.version, run.status)
+    return {"run": ctx.to_dict()}
+
+
+def _new(store: Store, clients: aws.Clients, given: Any, execution: str) -> tuple[RunRecord, TuningRequest]:
+    """Everything that can refuse the request is checked before the first write."""
+    if isinstance(given, Mapping) and "RequestS3Uri" in given:
+        try:
+            given = read_json(clients.s3, given["RequestS3Uri"])
+        except ValueError as exc:  # not an s3:// URI, or not JSON
+            raise ValidationError(str(exc), "RequestS3Uri") from exc
+    request = parse_request(given)
+    training.check_training(request)
+    imported = []
+    if request.warm_start_parents and _fresh(store, request.name):
+        imported = warm_start.import_trials(store, request, sagemaker=clients.sagemaker)
+        warm_start.check_strategy(request, imported)
+    run, _ = open_run(store, request)
+    if imported and run.version == 0 and not run.finished:
+        run = _claim(store, clients, run, execution, given)
+        store.put_generation(run.name, 0, imported, 0)
+        run = store.get_run(run.name)
+    return run, request
+
+
+def _continuation(store: Store, given: Mapping[str, Any], execution: str) -> tuple[RunRecord, TuningRequest]:
+    name, previous = given.get("ContinueRun"), given.get("PreviousExecution")
+    if not isinstance(name, str) or not name:
+        raise ValidationError("must be the name of the run to continue", "ContinueRun")
+    if not isinstance(previous, str) or not previous:
+        raise ValidationError("must be the ARN of the execution that continued as new", "PreviousExecution")
+    run = store.get_run(name)
+    if not run.finished and run.owner not in (previous, execution):
+        raise RunClaimedError(name, run.owner)
+    return run, run_request(run)
+
+
+def _fresh(store: Store, name: str) -> bool:
+    try:
+        return store.get_run(name).version == 0
+    except RunNotFoundError:
+        return True
+
+
+def _claim(store: Store, clients: aws.Clients, run: RunRecord, execution: str, given: Any) -> RunRecord:
+    """Claim the run; take it over from the previous execution of a continuation, or from a holder
+    execution that has ended."""
+    if run.owner == execution:
+        return run
+    expected = None
+    if isinstance(given, Mapping) and "ContinueRun" in given:
+        expected = given["PreviousExecution"]
+    elif run.owner is not None and _ended(clients, run.owner):
+        expected = run.owner
+        log.warning("run %s: taking over from %s, which has ended", run.name, run.owner)
+    return store.claim_run(run.name, execution, expected_owner=expected)
+
+
+def _ended(clients: aws.Clients, holder: str) -> bool:
+    """True only when Step Functions says the holder execution has ended; anything else (a local
+    engine's ``pid@host``, an unknown ARN, an error) leaves it the holder."""
+    if not holder.startswith("arn:") or ":execution:" not in holder:
+        return False
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        status = clients.stepfunctions.describe_execution(executionArn=holder).get("status")
+    except (ClientError, BotoCoreError) as exc:
+        log.warning("cannot tell whether %s has ended: %s", holder, exc)
+        return False
+    return status in _ENDED
+
+
+def _settle_unfinished(store: Store, clients: aws.Clients, request: TuningRequest, run: RunRecord) -> None:
+    """Trials the previous holder left unfinished: adopt the jobs that exist, rename the others."""
+    unfinished = [t for t in store.get_trials(run.name) if not t.finished]
+    if not unfinished:
+        return
+    read_logs = log_reader(clients.logs, [{"Name": n, "Regex": r} for n, r in request.metric_definitions])
+    for trial in unfinished:
+        settled = training.reconcile(store, request, trial, clients.sagemaker, read_logs=read_logs)
+        log.info("run %s: trial %s left %s by the previous execution is now %s (%s)", run.name,
+                 trial.trial_id, trial.status, settled.status, settled.job_name)

@@ -1,0 +1,643 @@
+"""The Lambda handlers driven one by one, as the state machine drives them, on moto: Start -> (Propose ->
+Map -> Evaluate)* -> Finalize, with the Map played by ``aws_fixtures.run_map`` (jobs created in moto,
+results trimmed as the Map's ResultSelector trims them, metrics a known function of the
+hyperparameters)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import botocore.session
+import pytest
+from aws_fixtures import (
+    BUCKET,
+    OBJECTIVE,
+    PAYLOAD_LIMIT,
+    AwsEnv,
+    accuracy,
+    digits_request,
+    dynamodb_store,
+    execution_arn,
+    moto_aws,
+    payload_bytes,
+    run_map,
+    write_training_log,
+    xgboost_request,
+)
+from moto.sagemaker.models import sagemaker_backends
+
+from byohpo.errors import ValidationError
+from byohpo.handlers import (
+    FAILED_JOB_EVENTS,
+    GENERATION_EVENTS,
+    START_EVENTS,
+    SUCCEEDED_JOB_EVENTS,
+    WAIT_EVENTS,
+    PayloadTooLargeError,
+    evaluate,
+    finalize,
+    propose,
+    start,
+)
+from byohpo.leaderboard import Leaderboard, request_info, summary
+from byohpo.store.base import RunClaimedError, RunNotFoundError
+
+NO_CRITERIA = {"TuningJobCompletionCriteria": {"MaxFailedTrainingJobs": 10}}
+
+@pytest.fixture
+def aws_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
+    with moto_aws(monkeypatch, getattr(request, "param", "dynamodb")) as env:
+        yield env
+
+
+
+def limits(jobs: int, parallel: int) -> dict[str, Any]:
+    return {"ResourceLimits": {"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": parallel}}
+
+
+class Driver:
+    """The state machine's loop, state by state, recording every state's output."""
+
+    def __init__(self, env: AwsEnv, execution: str = "exec-1", **map_options: Any) -> None:
+        self.env = env
+        self.execution = execution_arn(execution)
+        self.map_options = map_options
+        self.outputs: dict[str, list[Any]] = {"start": [], "propose": [], "map": [], "evaluate": [],
+                                              "finalize": []}
+        self.continuations = 0
+
+    def start(self, execution_input: Any) -> dict[str, Any]:
+        out = start.handler({"input": execution_input, "execution": self.execution}, None)
+        self.outputs["start"].append(out)
+        return out["run"]
+
+    def run(self, execution_input: Any, *, max_rounds: int = 100) -> dict[str, Any]:
+        ctx = self.start(execution_input)
+        for _ in range(max_rounds):
+            proposed = propose.handler({"run": ctx}, None)
+            self.outputs["propose"].append(proposed)
+            if proposed["stop"] is not None:
+                return self.finalize(proposed["run"], proposed["stop"])
+            results = run_map(self.env, proposed, **self.map_options)
+            self.outputs["map"].append(results)
+            answer = evaluate.handler({"run": proposed["run"], "generation": proposed["generation"],
+                                       "results": results}, None)
+            self.outputs["evaluate"].append(answer)
+            if answer["action"] == "finish":
+                return self.finalize(answer["run"], answer["stop"])
+            if answer["action"] == "continue_as_new":
+                previous, self.continuations = self.execution, self.continuations + 1
+                self.execution = execution_arn(f"exec-1-continued-{self.continuations}")
+                ctx = self.start({"ContinueRun": ctx["name"], "PreviousExecution": previous})
+            else:
+                assert answer["action"] == "next", answer
+                ctx = answer["run"]
+        raise AssertionError(f"no end after {max_rounds} generations")
+
+    def finalize(self, ctx: Mapping[str, Any], stop: Mapping[str, Any]) -> dict[str, Any]:
+        out = finalize.handler({"run": ctx, "stop": stop}, None)
+        self.outputs["finalize"].append(out)
+        return out
+
+
+def completed_best(env: AwsEnv, name: str) -> str:
+    """The completed trial with the highest accuracy, recomputed from its hyperparameters."""
+    done = [t for t in env.store.get_trials(name) if t.status == "Completed" and t.values]
+    return max(done, key=lambda t: (accuracy(t.hyperparameters), -t.generation, -t.index)).trial_id
+
+
+# -- a whole run -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("aws_env", ["dynamodb", "sqlite"], indirect=True)
+def test_a_run_of_several_generations_completes_with_the_best_trial(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", StrategyConfig={"Seed": 3}, **limits(12, 3), **NO_CRITERIA)
+    driver = Driver(aws_env)
+    final = driver.run(raw)
+
+    # Four generations of 3; after the fourth, Evaluate finds the budget spent.
+    assert [p["generation"] for p in driver.outputs["propose"]] == [0, 1, 2, 3]
+    assert [e["action"] for e in driver.outputs["evaluate"]] == ["next", "next", "next", "finish"]
+    trials = aws_env.store.get_trials("digits-handlers")
+    assert len(trials) == 12 and all(t.status == "Completed" for t in trials)
+    for t in trials:  # the metric recorded is the one the job reported for these hyperparameters
+        assert t.values[OBJECTIVE] == pytest.approx(accuracy(t.hyperparameters))
+        assert t.started_at and t.ended_at
+    assert final["status"] == "Completed" and final["stop_code"] == "MaxNumberOfTrainingJobs"
+    assert final["best"]["trial_id"] == completed_best(aws_env, "digits-handlers")
+    run = aws_env.store.get_run("digits-handlers")
+    assert run.status == "Completed" and run.owner is None and run.version == 4
+
+
+def test_jobs_are_created_from_the_shared_fields_and_each_trials_hyperparameters(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(3, 3), **NO_CRITERIA)
+    driver = Driver(aws_env)
+    ctx = driver.start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    run_map(aws_env, proposed)
+    for item in proposed["trials"]:
+        job = aws_env.sagemaker.describe_training_job(TrainingJobName=item["job_name"])
+        # The static ones travel once, in the shared fields.
+        assert job["HyperParameters"] == {"batch_size": "100", **item["hyperparameters"]}
+        assert set(item["hyperparameters"]) == {"learning_rate", "num_epoch", "activation"}
+        assert job["RoleArn"] == raw["TrainingJobDefinition"]["RoleArn"]
+        assert job["InputDataConfig"] == raw["TrainingJobDefinition"]["InputDataConfig"]
+        assert job["ResourceConfig"] == raw["TrainingJobDefinition"]["ResourceConfig"]
+        tags = aws_env.sagemaker.list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]
+        assert {"Key": "byohpo:run", "Value": "digits-handlers"} in tags
+    assert [t["job_name"] for t in proposed["trials"]] == [f"digits-handlers-g0-t{i}" for i in range(3)]
+    assert proposed["max_parallel"] == 3
+
+
+def test_failed_jobs_are_recorded_with_their_reasons_and_the_run_goes_on(aws_env: AwsEnv) -> None:
+    # One trial in five fails (the third of each generation of 5), three ways in turn: a failed job's
+    # trimmed result, an error caught before any job existed, and a .sync task failed with the job's
+    # description as its Cause.
+    kinds = ["failed", "caught", "sync-failed"]
+
+    def fate(item: Mapping[str, Any]) -> str | None:
+        generation, index = int(item["trial_id"][1:5]), int(item["trial_id"][-4:])
+        return kinds[generation % 3] if index == 2 else None
+
+    raw = digits_request(Strategy="random", StrategyConfig={"Seed": 5, "BatchSize": 5},
+                         **limits(20, 5), **NO_CRITERIA)
+    driver = Driver(aws_env, fate=fate)
+    final = driver.run(raw)
+
+    trials = aws_env.store.get_trials("digits-handlers")
+    assert len(trials) == 20 and len(driver.outputs["propose"]) == 4
+    failed = [t for t in trials if t.status == "Failed"]
+    assert [t.trial_id for t in failed] == [f"g{g:04d}-t0002" for g in range(4)]
+    reasons = [t.failure_reason for t in failed]
+    assert reasons[0] == "AlgorithmError: trial g0000-t0002 ran out of memory"
+    assert reasons[1].startswith("SageMaker.ResourceLimitExceededException: The account-level service limit")
+    assert reasons[2] == "ClientError: unable to download data from S3"
+    assert reasons[3] == "AlgorithmError: trial g0003-t0002 ran out of memory"
+    assert all(t.values is None for t in failed)
+    # What every strategy is given: the failures are in the history, as Failed.
+    history = aws_env.store.history("digits-handlers")
+    assert [i for i, t in enumerate(history) if t.status == "Failed"] == [2, 7, 12, 17]
+    assert final["status"] == "Completed"
+    assert final["best"]["trial_id"] == completed_best(aws_env, "digits-handlers")
+    # Each generation's events: 16 + 8 per completed job + 10 per failed one.
+    assert driver.outputs["evaluate"][0]["run"]["events"] == (
+        START_EVENTS + GENERATION_EVENTS + 4 * SUCCEEDED_JOB_EVENTS + FAILED_JOB_EVENTS)
+
+
+def test_a_genetic_algorithm_goes_on_through_failures(aws_env: AwsEnv) -> None:
+    """A replaying strategy sees the failed trials (worst fitness) and still evolves."""
+    raw = digits_request(Strategy="ga", StrategyConfig={"Seed": 5, "PopulationSize": 5},
+                         **limits(20, 5), **NO_CRITERIA)
+    driver = Driver(aws_env, fate=lambda item: "caught" if item["trial_id"].endswith("2") else None)
+    final = driver.run(raw)
+    trials = aws_env.store.get_trials("digits-handlers")
+    assert len(trials) == 20 and len(driver.outputs["propose"]) > 3
+    assert {t.status for t in trials if t.index == 2} == {"Failed"}
+    assert final["status"] == "Completed" and final["stop_code"] == "MaxNumberOfTrainingJobs"
+
+
+# -- retries and concurrency ---------------------------------------------------------------------
+
+def test_a_retried_propose_writes_one_generation_and_answers_the_same(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="ga", StrategyConfig={"Seed": 1, "PopulationSize": 4},
+                         **limits(12, 4), **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    first = propose.handler({"run": ctx}, None)
+    second = propose.handler({"run": ctx}, None)
+    assert second == first
+    assert json.dumps(second, sort_keys=True) == json.dumps(first, sort_keys=True)
+    assert len(aws_env.store.get_trials("digits-handlers")) == 4
+    assert aws_env.store.get_run("digits-handlers").version == 1
+    # From another Lambda process (a fresh store object), still the same.
+    assert propose.propose({"run": ctx}, store=dynamodb_store(aws_env)) == first
+
+
+def test_a_retried_evaluate_records_nothing_twice_and_answers_the_same(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    event = {"run": proposed["run"], "generation": 0, "results": run_map(aws_env, proposed)}
+    first = evaluate.handler(event, None)
+    stored = aws_env.store.get_trials("digits-handlers")
+    assert evaluate.handler(event, None) == first
+    assert aws_env.store.get_trials("digits-handlers") == stored
+
+
+def test_of_two_concurrent_starts_one_claims_the_run_and_the_other_changes_nothing(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, Any] = {}
+
+    def begin(execution: str) -> None:
+        barrier.wait()
+        try:
+            outcomes[execution] = start.handler({"input": raw, "execution": execution}, None)
+        except Exception as exc:
+            outcomes[execution] = exc
+
+    executions = [execution_arn("racer-a"), execution_arn("racer-b")]
+    threads = [threading.Thread(target=begin, args=(e,)) for e in executions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    losers = [e for e in executions if isinstance(outcomes[e], RunClaimedError)]
+    winners = [e for e in executions if isinstance(outcomes[e], dict)]
+    assert len(losers) == 1 and len(winners) == 1, outcomes
+    error = outcomes[losers[0]]
+    assert type(error).__name__ == "RunClaimedError" and error.holder == winners[0]
+    run = aws_env.store.get_run("digits-handlers")
+    assert run.owner == winners[0] and run.version == 0 and aws_env.store.get_trials(run.name) == []
+    # The loser cannot drive the run; the winner can.
+    with pytest.raises(RunClaimedError):
+        propose.handler({"run": {**outcomes[winners[0]]["run"], "execution": losers[0]}}, None)
+    assert len(propose.handler(outcomes[winners[0]], None)["trials"]) == 3
+
+
+def test_a_continuation_takes_over_from_its_previous_execution(aws_env: AwsEnv, monkeypatch) -> None:
+    monkeypatch.setenv("BYOHPO_EVENT_BUDGET", "60")  # room for one generation of 3
+    raw = digits_request(Strategy="random", **limits(9, 3), **NO_CRITERIA)
+    first = Driver(aws_env, "first")
+    ctx = first.start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    answer = evaluate.handler({"run": proposed["run"], "generation": 0,
+                               "results": run_map(aws_env, proposed)}, None)
+    assert answer["action"] == "continue_as_new"
+
+    second = execution_arn("second")
+    out = start.handler({"input": {"ContinueRun": "digits-handlers", "PreviousExecution": first.execution},
+                         "execution": second}, None)
+    assert out["run"] == {"name": "digits-handlers", "execution": second, "events": START_EVENTS,
+                          "event_budget": 60}
+    assert aws_env.store.get_run("digits-handlers").owner == second
+    with pytest.raises(RunClaimedError):  # the previous execution can no longer drive the run
+        propose.handler({"run": answer["run"]}, None)
+    # A retried continuation Start is harmless; a stranger's is refused.
+    assert start.handler({"input": {"ContinueRun": "digits-handlers", "PreviousExecution": first.execution},
+                          "execution": second}, None) == out
+    with pytest.raises(RunClaimedError):
+        start.handler({"input": {"ContinueRun": "digits-handlers", "PreviousExecution": first.execution},
+                       "execution": execution_arn("third")}, None)
+    assert propose.handler(out, None)["generation"] == 1
+
+
+def test_a_start_takes_over_from_an_execution_that_ended_and_settles_its_trials(aws_env: AwsEnv) -> None:
+    sfn = aws_env.clients.stepfunctions
+    machine = sfn.create_state_machine(
+        name="byohpo-tuning", roleArn="arn:aws:iam::123456789012:role/sfn",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))
+    dead = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="dead")["executionArn"]
+    raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    ctx = start.handler({"input": raw, "execution": dead}, None)["run"]
+    proposed = propose.handler({"run": ctx}, None)
+    # The dead execution's Map created the first job only; the job has logged its metric.
+    first = proposed["trials"][0]
+    run_map(aws_env, {**proposed, "trials": [first]})
+    write_training_log(aws_env, first["job_name"], 0.91)
+
+    other = execution_arn("other")
+    with pytest.raises(RunClaimedError):  # the holder is still running
+        start.handler({"input": raw, "execution": other}, None)
+    sfn.stop_execution(executionArn=dead)
+    out = start.handler({"input": raw, "execution": other}, None)
+
+    trials = aws_env.store.get_trials("digits-handlers")
+    assert trials[0].status == "Completed" and trials[0].values[OBJECTIVE] == 0.91
+    assert [(t.status, t.attempt, t.job_name) for t in trials[1:]] == [
+        ("Pending", 1, "digits-handlers-g0-t1-a1"), ("Pending", 1, "digits-handlers-g0-t2-a1")]
+    again = propose.handler(out, None)
+    assert again["generation"] == 0
+    assert [t["job_name"] for t in again["trials"]] == ["digits-handlers-g0-t1-a1",
+                                                        "digits-handlers-g0-t2-a1"]
+
+
+def test_evaluate_adopts_a_job_that_exists_and_waits_for_it(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    results = run_map(aws_env, proposed)
+    # The create call of the second trial timed out and was retried: the job exists and still runs.
+    job = proposed["trials"][1]["job_name"]
+    backend = sagemaker_backends["123456789012"]["us-east-1"]
+    backend.training_jobs[job].training_job_status = "InProgress"
+    results[1] = {"trial_id": results[1]["trial_id"], "Error": "SageMaker.ValidationException",
+                  "Cause": "Training job names must be unique within an AWS account and region"}
+
+    answer = evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
+    assert answer["action"] == "wait" and answer["results"] == []
+    assert aws_env.store.get_trials("digits-handlers")[1].status == "InProgress"
+    backend.training_jobs[job].training_job_status = "Completed"
+    write_training_log(aws_env, job, 0.93)
+    answer = evaluate.handler(answer, None)  # Wait, then Evaluate again with the same output
+    assert answer["action"] == "next"
+    # Three trials (the request's BatchSize): two completed, one caught, then one wait round.
+    assert answer["run"]["events"] == (START_EVENTS + GENERATION_EVENTS + 2 * SUCCEEDED_JOB_EVENTS
+                                       + FAILED_JOB_EVENTS + WAIT_EVENTS)
+    trial = aws_env.store.get_trials("digits-handlers")[1]
+    assert (trial.status, trial.values[OBJECTIVE]) == ("Completed", 0.93)
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+def test_metrics_come_from_the_logs_when_the_final_metric_list_lacks_the_objective(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    driver = Driver(aws_env, fate=lambda item: "no-metric")
+    final = driver.run(raw)
+    trials = aws_env.store.get_trials("digits-handlers")
+    assert len(trials) == 6
+    for t in trials:
+        assert t.status == "Completed" and t.failure_reason is None
+        assert t.values[OBJECTIVE] == accuracy(t.hyperparameters)
+        assert t.values["train:progress"] == 100.0  # what the list did hold is kept
+    assert final["best"]["trial_id"] == completed_best(aws_env, "digits-handlers")
+
+
+def test_a_completed_job_without_the_objective_anywhere_says_why(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(3, 3), **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    results = [{"trial_id": r["trial_id"], "TrainingJobName": r["TrainingJobName"],
+                "TrainingJobStatus": "Completed", "FinalMetricDataList": []}
+               for r in run_map(aws_env, proposed)]
+    evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
+    trial = aws_env.store.get_trials("digits-handlers")[0]
+    assert trial.status == "Completed" and trial.values is None
+    assert trial.failure_reason == ("no value for metric validation:accuracy matched Regex "
+                                    "`Validation-accuracy=([0-9\\.]+)` in the training log")
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+def test_finalize_writes_a_leaderboard_and_a_summary_that_read_back(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(8, 4), **NO_CRITERIA)
+    final = Driver(aws_env, fate=lambda item: "failed" if item["trial_id"].endswith("3") else None).run(raw)
+    assert final["leaderboard"] == f"s3://{BUCKET}/runs/digits-handlers/leaderboard.csv"
+    assert final["summary"] == f"s3://{BUCKET}/runs/digits-handlers/summary.json"
+
+    run = aws_env.store.get_run("digits-handlers")
+    trials = aws_env.store.get_trials(run.name)
+    info = request_info(run.request)
+    board = Leaderboard.from_trials(trials, info.objectives, info.param_names)
+    text = aws_env.s3.get_object(Bucket=BUCKET, Key="runs/digits-handlers/leaderboard.csv")["Body"].read()
+    rows = list(csv.DictReader(io.StringIO(text.decode("utf-8"))))
+    assert rows == board.records() and len(rows) == 8
+    assert rows[0]["trial_id"] == final["best"]["trial_id"] and rows[0]["rank"] == "1"
+    assert [r["status"] for r in rows[-2:]] == ["Failed", "Failed"]
+    body = aws_env.s3.get_object(Bucket=BUCKET, Key="runs/digits-handlers/summary.json")["Body"].read()
+    assert json.loads(body) == summary(run, trials, info.objectives)
+    assert json.loads(body)["trials"]["Failed"] == 2
+    # A retried Finalize rewrites the same results and keeps the run's end.
+    again = finalize.handler({"run": {"name": run.name, "execution": "anyone"},
+                              "stop": {"code": "MaxRuntimeInSeconds", "message": "late"}}, None)
+    assert again == final
+
+
+def test_finalize_after_a_caught_error_fails_the_run_and_stops_what_is_left(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    propose.handler({"run": ctx}, None)
+    error = {"Error": "ReplayMismatchError", "Cause": "history changed"}
+    out = finalize.handler({"run": ctx, "error": error}, None)
+    assert (out["status"], out["stop_code"], out["reason"]) == ("Failed", "Error",
+                                                                "ReplayMismatchError: history changed")
+    trials = aws_env.store.get_trials("digits-handlers")
+    assert {t.status for t in trials} == {"Stopped"}
+    assert trials[0].failure_reason.startswith("the run ended before this trial finished")
+
+
+# -- sizes -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("aws_env", ["sqlite"], indirect=True)  # sizes do not depend on the store
+def test_every_state_payload_fits_step_functions_limit(aws_env: AwsEnv, capsys) -> None:
+    """The largest outputs: a generation of 500 trials of the blog's 11 XGBoost hyperparameters, the
+    Map's 500 results, Evaluate, Finalize. (moto's DynamoDB copies the table in every transaction, and
+    500 jobs through moto's SageMaker take half a minute: SQLite, and results without moto jobs.)"""
+    raw = xgboost_request(Strategy="random", StrategyConfig={"Seed": 11, "BatchSize": 500},
+                          **limits(500, 500))
+
+    def auc(hp: Mapping[str, str]) -> float:
+        return 0.9 - (float(hp["eta"]) - 0.3) ** 2 - 0.001 * abs(int(hp["max_depth"]) - 6)
+
+    driver = Driver(aws_env, metric=auc, objective="validation:auc", create=False,
+                    fate=lambda item: "failed" if item["trial_id"].endswith("7") else None)
+    final = driver.run(raw)
+    assert len(driver.outputs["propose"][0]["trials"]) == 500
+    assert len(driver.outputs["propose"][0]["trials"][0]["hyperparameters"]) == 11
+    assert len(driver.outputs["propose"][0]["training"]["HyperParameters"]) == 5
+
+    sizes = {
+        "Start output": max(payload_bytes(o) for o in driver.outputs["start"]),
+        "Propose output (500 trials)": max(payload_bytes(o) for o in driver.outputs["propose"]),
+        "Map output = Evaluate input": max(payload_bytes({"run": o["run"], "generation": 0, "results": m})
+                                           for o, m in zip(driver.outputs["propose"], driver.outputs["map"],
+                                                           strict=False)),
+        "Evaluate output": max(payload_bytes(o) for o in driver.outputs["evaluate"]),
+        "Finalize output": payload_bytes(final),
+    }
+    with capsys.disabled():
+        print()
+        for what, size in sizes.items():
+            print(f"  {what:32s} {size:8,d} bytes  ({size / PAYLOAD_LIMIT:6.1%} of 256 KiB)")
+    assert all(size < PAYLOAD_LIMIT for size in sizes.values()), sizes
+    assert sizes["Evaluate output"] < 1024 and sizes["Finalize output"] < 4096
+
+
+# -- refusals --------------------------------------------------------------------------------------
+
+def assert_nothing_written(env: AwsEnv) -> None:
+    assert env.store.list_runs() == []
+    assert env.s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+    assert env.sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda r: r["HyperParameterTuningJobConfig"]["ParameterRanges"]["ContinuousParameterRanges"][0]
+     .update(MinValue="0.5"),
+     "HyperParameterTuningJobConfig.ParameterRanges.ContinuousParameterRanges[0].MinValue"),
+    (lambda r: r["TrainingJobDefinition"]["ResourceConfig"].update(InstanceCount="1"),
+     "TrainingJobDefinition.ResourceConfig.InstanceCount"),
+    (lambda r: r["TrainingJobDefinition"]["StaticHyperParameters"].update({f"p{i}": "1" for i in range(98)}),
+     "TrainingJobDefinition.StaticHyperParameters"),
+    (lambda r: r["HyperParameterTuningJobConfig"].update(Strategy="no-such-strategy"),
+     "HyperParameterTuningJobConfig.Strategy"),
+])
+def test_a_bad_request_is_refused_by_start_naming_the_field(aws_env: AwsEnv, change: Callable,
+                                                            field: str) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3))
+    change(raw)
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": raw, "execution": execution_arn("bad")}, None)
+    assert type(caught.value).__name__ in ("ValidationError", "UnknownStrategyError")
+    assert field in [e.path for e in caught.value.errors], caught.value
+    assert_nothing_written(aws_env)
+
+
+def test_a_request_can_come_from_s3(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3))
+    aws_env.s3.put_object(Bucket=BUCKET, Key="requests/digits.json", Body=json.dumps(raw).encode())
+    out = start.handler({"input": {"RequestS3Uri": f"s3://{BUCKET}/requests/digits.json"},
+                         "execution": execution_arn("s3")}, None)
+    assert out["run"]["name"] == "digits-handlers"
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": {"RequestS3Uri": "https://example.com/x.json"},
+                       "execution": execution_arn("s3-bad")}, None)
+    assert caught.value.errors[0].path == "RequestS3Uri"
+
+
+def test_a_run_of_the_same_name_with_another_search_is_refused(aws_env: AwsEnv) -> None:
+    start.handler({"input": digits_request(Strategy="random", **limits(6, 3)),
+                   "execution": execution_arn("one")}, None)
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": digits_request(Strategy="sobol", **limits(6, 3)),
+                       "execution": execution_arn("two")}, None)
+    assert type(caught.value).__name__ == "RunMismatchError"
+    assert aws_env.store.get_run("digits-handlers").owner == execution_arn("one")
+
+
+def test_a_continuation_of_an_unknown_run_is_refused(aws_env: AwsEnv) -> None:
+    with pytest.raises(RunNotFoundError):
+        start.handler({"input": {"ContinueRun": "nope", "PreviousExecution": execution_arn("x")},
+                       "execution": execution_arn("y")}, None)
+
+
+# -- history events --------------------------------------------------------------------------------
+
+def test_evaluate_counts_history_events_and_continues_as_new_before_the_budget(aws_env: AwsEnv,
+                                                                                monkeypatch) -> None:
+    # Start 8; a generation of 3 completed jobs 16 + 3 * 8 = 40; another, all failing, and the end
+    # need 16 + 3 * 10 + 16 = 62. With 120: 48 + 62 fits, 88 + 62 does not.
+    monkeypatch.setenv("BYOHPO_EVENT_BUDGET", "120")
+    raw = digits_request(Strategy="random", **limits(12, 3), **NO_CRITERIA)
+    driver = Driver(aws_env)
+    final = driver.run(raw)
+    answers = [(a["action"], a["run"]["events"]) for a in driver.outputs["evaluate"]]
+    assert answers == [("next", 48), ("continue_as_new", 88), ("next", 48), ("finish", 88)]
+    assert driver.continuations == 1 and final["status"] == "Completed"
+    assert len(aws_env.store.get_trials("digits-handlers")) == 12
+
+
+# -- warm start -------------------------------------------------------------------------------------
+
+def warm_start_config(parent: str, kind: str) -> dict[str, Any]:
+    return {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
+            "WarmStartType": kind}
+
+
+def test_a_warm_start_imports_the_parents_completed_trials(aws_env: AwsEnv) -> None:
+    parent = digits_request("digits-parent", Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    Driver(aws_env, "parent",
+           fate=lambda item: "failed" if item["trial_id"].endswith("1") else None).run(parent)
+    child = digits_request(Strategy="bayesian", StrategyConfig={"Seed": 2}, **limits(4, 2), **NO_CRITERIA)
+    child["WarmStartConfig"] = warm_start_config("digits-parent", "IdenticalDataAndAlgorithm")
+    driver = Driver(aws_env, "child")
+    final = driver.run(child)
+
+    parents = [t for t in aws_env.store.get_trials("digits-parent") if t.status == "Completed"]
+    trials = aws_env.store.get_trials("digits-handlers")
+    imported = [t for t in trials if t.generation == 0]
+    assert [(t.params, t.values, t.job_name) for t in imported] == [
+        (p.params, p.values, p.job_name) for p in parents]
+    assert all(t.meta["warm_start"]["parent"] == "digits-parent" for t in imported)
+    # The budget counts the run's own jobs only: 4 beyond the 4 imported.
+    assert len(trials) == 8 and final["stop_code"] == "MaxNumberOfTrainingJobs"
+    assert driver.outputs["propose"][0]["generation"] == 1
+
+
+def test_a_warm_start_of_a_replaying_strategy_is_refused_before_anything_is_written(aws_env: AwsEnv) -> None:
+    Driver(aws_env, "parent").run(digits_request("digits-parent", Strategy="random", **limits(3, 3),
+                                                 **NO_CRITERIA))
+    child = digits_request(Strategy="ga", StrategyConfig={"Seed": 1, "PopulationSize": 4}, **limits(8, 4))
+    child["WarmStartConfig"] = warm_start_config("digits-parent", "TransferLearning")
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": child, "execution": execution_arn("child")}, None)
+    assert caught.value.errors[0].path == "WarmStartConfig.ParentHyperParameterTuningJobs"
+    with pytest.raises(RunNotFoundError):
+        aws_env.store.get_run("digits-handlers")
+    child["WarmStartConfig"]["ParentHyperParameterTuningJobs"][0]["HyperParameterTuningJobName"] = "nobody"
+    child["HyperParameterTuningJobConfig"].update(Strategy="random", StrategyConfig={"Seed": 1})
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": child, "execution": execution_arn("child")}, None)
+    assert caught.value.errors[0].path == ("WarmStartConfig.ParentHyperParameterTuningJobs[0]"
+                                           ".HyperParameterTuningJobName")
+
+
+def test_a_parent_that_is_an_automatic_model_tuning_job_is_read_from_sagemaker() -> None:
+    """No byohpo run of that name: the parent is looked up as an AMT job (moto has no
+    ListTrainingJobsForHyperParameterTuningJob, so botocore's Stubber answers as SageMaker would)."""
+    from botocore.stub import Stubber
+
+    from byohpo.aws.warm_start import import_trials
+    from byohpo.request import parse_request
+    from byohpo.store.sqlite import SQLiteStore
+
+    child = digits_request(Strategy="random", **limits(6, 3))
+    child["WarmStartConfig"] = warm_start_config("amt-parent", "IdenticalDataAndAlgorithm")
+    request = parse_request(child)
+    client = botocore.session.get_session().create_client(
+        "sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+    def job_summary(name: str, lr: str, epochs: str, activation: str, value: float) -> dict[str, Any]:
+        return {"TrainingJobName": name, "TrainingJobArn": f"arn:aws:sagemaker:::training-job/{name}",
+                "CreationTime": datetime(2024, 5, 1, tzinfo=UTC), "TrainingJobStatus": "Completed",
+                "TunedHyperParameters": {"learning_rate": lr, "num_epoch": epochs, "activation": activation},
+                "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": OBJECTIVE, "Value": value},
+                "TrainingStartTime": datetime(2024, 5, 1, 12, tzinfo=UTC),
+                "TrainingEndTime": datetime(2024, 5, 1, 12, 5, tzinfo=UTC)}
+
+    listing = {"HyperParameterTuningJobName": "amt-parent", "StatusEquals": "Completed", "SortBy": "Name",
+               "SortOrder": "Ascending", "MaxResults": 100}
+    with Stubber(client) as stub, SQLiteStore(":memory:") as store:
+        stub.add_response("describe_hyper_parameter_tuning_job", {
+            "HyperParameterTuningJobName": "amt-parent", "HyperParameterTuningJobStatus": "Completed",
+            "HyperParameterTuningJobArn": "arn:aws:sagemaker:us-east-1:1:hyper-parameter-tuning-job/amt",
+            "HyperParameterTuningJobConfig": {"Strategy": "Bayesian", "ResourceLimits": {
+                "MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 1}},
+            "CreationTime": datetime(2024, 5, 1, tzinfo=UTC),
+            "TrainingJobStatusCounters": {}, "ObjectiveStatusCounters": {}},
+            {"HyperParameterTuningJobName": "amt-parent"})
+        stub.add_response("list_training_jobs_for_hyper_parameter_tuning_job", {
+            "TrainingJobSummaries": [job_summary("amt-001", "0.05", "20", '"tanh"', 0.95),
+                                     job_summary("amt-002", "0.5", "20", "relu", 0.9)],  # outside the range
+            "NextToken": "page-2"}, listing)
+        stub.add_response("list_training_jobs_for_hyper_parameter_tuning_job", {
+            "TrainingJobSummaries": [job_summary("amt-003", "0.1", "35.0", "relu", 0.93)]},
+            {**listing, "NextToken": "page-2"})
+        trials = import_trials(store, request, sagemaker=client)
+        stub.assert_no_pending_responses()
+    assert [(t.job_name, t.params, t.values) for t in trials] == [
+        ("amt-001", {"learning_rate": 0.05, "num_epoch": 20, "activation": "tanh"}, {OBJECTIVE: 0.95}),
+        ("amt-003", {"learning_rate": 0.1, "num_epoch": 35, "activation": "relu"}, {OBJECTIVE: 0.93})]
+    assert [t.trial_id for t in trials] == ["g0000-t0000", "g0000-t0001"]
+    assert trials[0].hyperparameters == {"batch_size": "100", "learning_rate": "0.05", "num_epoch": "20",
+                                         "activation": "tanh"}
+    assert (trials[0].started_at, trials[0].ended_at) == ("2024-05-01T12:00:00.000Z",
+                                                          "2024-05-01T12:05:00.000Z")
+
+
+# -- odds and ends ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("aws_env", ["sqlite"], indirect=True)
+def test_a_generation_too_large_for_step_functions_is_refused_before_it_is_written(aws_env: AwsEnv) -> None:
+    raw = xgboost_request(Strategy="random", StrategyConfig={"Seed": 1, "BatchSize": 700}, **limits(700, 700))
+    ctx = Driver(aws_env).start(raw)
+    with pytest.raises(PayloadTooLargeError, match="a generation of 700 trials takes"):
+        propose.handler({"run": ctx}, None)
+    assert aws_env.store.get_run("xgboost-handlers").version == 0
+    assert aws_env.store.get_trials("xgboost-handlers") == []
+
+
+def test_a_finished_run_started_again_only_reports(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(3, 3), **NO_CRITERIA)
+    first = Driver(aws_env, "first").run(raw)
+    again = Driver(aws_env, "again")
+    assert again.run(raw) == first
+    assert again.outputs["propose"][0]["stop"] == {"code": "MaxNumberOfTrainingJobs",
+                                                   "message": first["reason"]}
+    assert len(aws_env.store.get_trials("digits-handlers")) == 3
+    assert aws_env.store.get_run("digits-handlers").owner is None
