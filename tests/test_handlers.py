@@ -490,6 +490,24 @@ def test_a_request_can_come_from_s3(aws_env: AwsEnv) -> None:
     assert caught.value.errors[0].path == "RequestS3Uri"
 
 
+def test_each_scheduled_execution_tunes_under_its_own_run_name(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3))
+    raw["HyperParameterTuningJobName"] = "a-rather-long-schedule-name-x"  # 29 of 32 characters
+    aws_env.s3.put_object(Bucket=BUCKET, Key="requests/schedules/d.json", Body=json.dumps(raw).encode())
+    names = []
+    for i, when in enumerate(("2026-11-26T06:00:00Z", "2026-11-27T06:00:00Z")):
+        event = {"RequestS3Uri": f"s3://{BUCKET}/requests/schedules/d.json", "RunNameSuffix": when}
+        names.append(start.handler({"input": event, "execution": execution_arn(f"sched-{i}")},
+                                   None)["run"]["name"])
+    assert names == ["a-rather-long-s-20261126T060000Z", "a-rather-long-s-20261127T060000Z"]
+    assert all(len(n) <= 32 for n in names)
+    assert [r.name for r in aws_env.store.list_runs()] == names
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": {"RequestS3Uri": f"s3://{BUCKET}/requests/schedules/d.json",
+                                 "RunNameSuffix": ":-"}, "execution": execution_arn("sched-bad")}, None)
+    assert caught.value.errors[0].path == "RunNameSuffix"
+
+
 def test_a_run_of_the_same_name_with_another_search_is_refused(aws_env: AwsEnv) -> None:
     start.handler({"input": digits_request(Strategy="random", **limits(6, 3)),
                    "execution": execution_arn("one")}, None)

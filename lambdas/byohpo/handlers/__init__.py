@@ -18,7 +18,8 @@ far (an estimate, see below) and its budget.
 
 Start
     in:  ``{"input": <execution input>, "execution": "$$.Execution.Id"}``. The execution input is the
-         tuning request; or ``{"RequestS3Uri": "s3://bucket/key.json"}`` pointing at it; or, for a
+         tuning request; or ``{"RequestS3Uri": "s3://bucket/key.json"}`` pointing at it (with an optional
+         ``"RunNameSuffix"``, e.g. a schedule's scheduled time, appended to the run name); or, for a
          continuation, ``{"ContinueRun": <run name>, "PreviousExecution": <ARN of the execution that
          continued as new>}``.
     out: ``{"run": <run context>}`` (``events`` starts at :data:`START_EVENTS`).

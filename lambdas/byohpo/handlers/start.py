@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,9 @@ from byohpo.store.records import RunRecord
 from byohpo.tuning import open_run
 
 log = logging.getLogger(__name__)
+
+_NAME = "HyperParameterTuningJobName"
+_MAX_NAME = 32  # SageMaker's limit for tuning job names
 
 #: Statuses of an execution that will never act again (DescribeExecution).
 _ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -51,10 +55,13 @@ def start(event: Mapping[str, Any], *, store: Store, clients: aws.Clients) -> di
 def _new(store: Store, clients: aws.Clients, given: Any, execution: str) -> tuple[RunRecord, TuningRequest]:
     """Everything that can refuse the request is checked before the first write."""
     if isinstance(given, Mapping) and "RequestS3Uri" in given:
+        suffix = given.get("RunNameSuffix")
         try:
             given = read_json(clients.s3, given["RequestS3Uri"])
         except ValueError as exc:  # not an s3:// URI, or not JSON
             raise ValidationError(str(exc), "RequestS3Uri") from exc
+        if suffix is not None:
+            given = with_run_name_suffix(given, suffix)
     request = parse_request(given)
     training.check_training(request)
     imported = []
@@ -67,6 +74,20 @@ def _new(store: Store, clients: aws.Clients, given: Any, execution: str) -> tupl
         store.put_generation(run.name, 0, imported, 0)
         run = store.get_run(run.name)
     return run, request
+
+
+def with_run_name_suffix(request: Any, suffix: Any) -> Any:
+    """The request renamed ``<name>-<suffix>`` (the name cut to keep SageMaker's 32 characters), so
+    that each execution of a schedule tunes afresh instead of finding last time's finished run.
+    ``suffix`` is typically EventBridge Scheduler's ``<aws.scheduler.scheduled-time>``
+    (``2026-11-26T06:00:00Z`` becomes ``20261126T060000Z``)."""
+    if not isinstance(suffix, str) or not re.sub(r"[^A-Za-z0-9]", "", suffix):
+        raise ValidationError("must be a non-empty string of letters and digits", "RunNameSuffix")
+    if not isinstance(request, Mapping) or not isinstance(request.get(_NAME), str):
+        return request  # parse_request names what is wrong
+    tail = re.sub(r"[^A-Za-z0-9]", "", suffix)[:24]
+    base = request[_NAME][: _MAX_NAME - len(tail) - 1].rstrip("-")
+    return {**request, _NAME: f"{base}-{tail}"}
 
 
 def _continuation(store: Store, given: Mapping[str, Any], execution: str) -> tuple[RunRecord, TuningRequest]:
