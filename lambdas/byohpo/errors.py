@@ -50,7 +50,7 @@ class UnknownStrategyError(ValidationError):
     """No strategy is registered under the requested name."""
 
 
-class SearchExhausted(ByohpoError):  # noqa: N818 - it is a stop signal, not a failure
+class SearchExhausted(ByohpoError):
     """Raised by ``propose`` when the strategy has nothing left to try (a fully evaluated grid).
 
     The engine ends the run with the message as its stopping reason.

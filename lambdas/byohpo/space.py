@@ -98,7 +98,8 @@ class Integer:
     def to_unit(self, value: int) -> float:
         v = min(max(int(value), self.low), self.high)
         if self.scaling == "Logarithmic":
-            return _clip((math.log(v + 0.5) - math.log(self.low)) / (math.log(self.high + 1) - math.log(self.low)))
+            span = math.log(self.high + 1) - math.log(self.low)
+            return _clip((math.log(v + 0.5) - math.log(self.low)) / span)
         return _clip((v - self.low + 0.5) / (self.high - self.low + 1))
 
     def contains(self, value: Any) -> bool:
@@ -176,7 +177,8 @@ class SearchSpace:
                                   " and/or CategoricalParameterRanges", "")
         for key in parameter_ranges:
             if key not in RANGE_KINDS and key != "AutoParameters":
-                errors.append(FieldError(str(key), f"unknown range kind (expected one of {', '.join(RANGE_KINDS)})"))
+                errors.append(FieldError(str(key), "unknown range kind (expected one of "
+                                                   f"{', '.join(RANGE_KINDS)})"))
         if parameter_ranges.get("AutoParameters"):
             errors.append(FieldError("AutoParameters", "not supported: list the ranges explicitly"))
         seen: dict[str, str] = {}
@@ -278,10 +280,7 @@ class SearchSpace:
             raise ValueError("resolution must be at least 1")
         if isinstance(param, Integer) and param.size <= resolution:
             return list(range(param.low, param.high + 1))
-        if resolution == 1:
-            points = [0.5]
-        else:
-            points = [i / (resolution - 1) for i in range(resolution)]
+        points = [0.5] if resolution == 1 else [i / (resolution - 1) for i in range(resolution)]
         if isinstance(param, Integer):
             # Cell centres at the ends would miss low and high; map [0, 1] onto the integer values.
             values = [param.from_unit(min(u, 1 - 1e-12)) if resolution > 1 else param.from_unit(u)
@@ -349,7 +348,8 @@ def _parse_range(kind: str, raw: Any, path: str, errors: list[FieldError]) -> Pa
     n_before = len(errors)
     for key in raw:
         if key not in allowed:
-            errors.append(FieldError(f"{path}.{key}", f"unknown field (expected {', '.join(sorted(allowed))})"))
+            errors.append(FieldError(f"{path}.{key}",
+                                     f"unknown field (expected {', '.join(sorted(allowed))})"))
     name = _name(raw, path, errors)
     if kind == "CategoricalParameterRanges":
         param = _parse_categorical(name, raw.get("Values"), f"{path}.Values", errors)
@@ -391,7 +391,8 @@ def _parse_numeric(kind: str, name: str | None, raw: Mapping[str, Any], path: st
     high = _number(raw.get("MaxValue"), f"{path}.MaxValue", errors, integer)
     scaling = raw.get("ScalingType", "Auto")
     if scaling not in _SCALINGS:
-        errors.append(FieldError(f"{path}.ScalingType", f"must be one of {', '.join(_SCALINGS)}, not {scaling!r}"))
+        errors.append(FieldError(f"{path}.ScalingType",
+                                 f"must be one of {', '.join(_SCALINGS)}, not {scaling!r}"))
         return None
     if integer and scaling == "ReverseLogarithmic":
         errors.append(FieldError(f"{path}.ScalingType", "ReverseLogarithmic is for continuous ranges only"))

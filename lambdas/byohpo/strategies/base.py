@@ -94,7 +94,8 @@ def check_float(option: str, value: Any, minimum: float | None = None, maximum: 
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         raise option_error(option, f"must be a number, not {value!r}")
     if minimum is not None and (value <= minimum if exclusive_min else value < minimum):
-        raise option_error(option, f"must be {'above' if exclusive_min else 'at least'} {minimum}, not {value}")
+        bound = "above" if exclusive_min else "at least"
+        raise option_error(option, f"must be {bound} {minimum}, not {value}")
     if maximum is not None and value > maximum:
         raise option_error(option, f"must be at most {maximum}, not {value}")
     return float(value)
