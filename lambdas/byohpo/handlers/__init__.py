@@ -105,8 +105,9 @@ not fit in 256 KiB; nothing written), ``ConfigurationError`` (the Lambda's envir
 History events
 --------------
 A Standard execution has 25,000 events. Evaluate adds to ``run.events`` what the generation used —
+with the per-step costs the definition passes as ``event_costs`` (:class:`EventCosts`; without them,
 :data:`GENERATION_EVENTS` + :data:`SUCCEEDED_JOB_EVENTS` per completed job + :data:`FAILED_JOB_EVENTS`
-per other one (:data:`WAIT_EVENTS` for a ``wait`` round) — and answers ``continue_as_new`` when another
+per other one, :data:`WAIT_EVENTS` for a ``wait`` round) — and answers ``continue_as_new`` when another
 generation of the largest size seen (at least MaxParallelTrainingJobs, at most the jobs left in the
 budget), every job failing, plus :data:`FINISH_EVENTS`, would pass ``event_budget``. The estimate only
 grows with what the Lambdas see; a Map that retries throttled creates uses a few more events, which
@@ -218,15 +219,50 @@ def event_budget() -> int:
     return max(START_EVENTS + GENERATION_EVENTS + FINISH_EVENTS, min(value, MAX_EVENTS))
 
 
-def generation_events(succeeded: int, failed: int) -> int:
-    """History events a generation of the loop uses (DESIGN.md: about 16 + 8 per succeeded job + 10 per
-    failed job)."""
-    return GENERATION_EVENTS + SUCCEEDED_JOB_EVENTS * succeeded + FAILED_JOB_EVENTS * failed
+@dataclass(frozen=True)
+class EventCosts:
+    """History events each step of the definition writes. The definition passes its own measured costs
+    to Evaluate as ``event_costs`` (``state_machine.EVENT_COSTS``: a Distributed Map's jobs cost the
+    parent nothing, an inline Map's 14 each); without them, these conservative defaults apply."""
+
+    start: int = START_EVENTS
+    generation: int = GENERATION_EVENTS
+    succeeded_job: int = SUCCEEDED_JOB_EVENTS
+    failed_job: int = FAILED_JOB_EVENTS
+    wait: int = WAIT_EVENTS
+    finish: int = FINISH_EVENTS
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> EventCosts:
+        raw = event.get("event_costs") if isinstance(event, Mapping) else None
+        if raw is None:
+            return cls()
+        if not isinstance(raw, Mapping):
+            raise ValidationError(f"must be an object of event counts, not {raw!r}", "event_costs")
+        known = set(cls.__dataclass_fields__)
+        for key, value in raw.items():
+            if key not in known:
+                raise ValidationError(f"unknown step (known: {', '.join(sorted(known))})",
+                                      f"event_costs.{key}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValidationError(f"must be a non-negative integer, not {value!r}", f"event_costs.{key}")
+        return cls(**raw)
+
+    def generation_events(self, succeeded: int, failed: int) -> int:
+        """History events a generation of the loop uses."""
+        return self.generation + self.succeeded_job * succeeded + self.failed_job * failed
 
 
-def fits_another(ctx: RunContext, jobs: int) -> bool:
+def generation_events(succeeded: int, failed: int, costs: EventCosts | None = None) -> int:
+    """History events a generation of the loop uses (by default DESIGN.md's estimate: about 16 + 8 per
+    succeeded job + 10 per failed job)."""
+    return (costs or EventCosts()).generation_events(succeeded, failed)
+
+
+def fits_another(ctx: RunContext, jobs: int, costs: EventCosts | None = None) -> bool:
     """Could a generation of ``jobs`` jobs, all failing, and the run's end still fit in the budget?"""
-    return ctx.events + generation_events(0, jobs) + FINISH_EVENTS <= ctx.event_budget
+    costs = costs or EventCosts()
+    return ctx.events + costs.generation_events(0, jobs) + costs.finish <= ctx.event_budget
 
 
 def stop_dict(stop: StopReason | None) -> dict[str, str] | None:
@@ -257,7 +293,24 @@ def owned_run(store: Store, ctx: RunContext) -> RunRecord:
     return run
 
 
-__all__ = ["DEFAULT_EVENT_BUDGET", "FAILED_JOB_EVENTS", "FINISH_EVENTS", "GENERATION_EVENTS", "MAX_PAYLOAD",
-           "START_EVENTS", "SUCCEEDED_JOB_EVENTS", "WAIT_EVENTS", "PayloadTooLargeError", "RunContext",
-           "check_size", "event_budget",
-           "fits_another", "generation_events", "owned_run", "run_request", "run_stop", "stop_dict"]
+__all__ = [
+    "DEFAULT_EVENT_BUDGET",
+    "FAILED_JOB_EVENTS",
+    "FINISH_EVENTS",
+    "GENERATION_EVENTS",
+    "MAX_PAYLOAD",
+    "START_EVENTS",
+    "SUCCEEDED_JOB_EVENTS",
+    "WAIT_EVENTS",
+    "EventCosts",
+    "PayloadTooLargeError",
+    "RunContext",
+    "check_size",
+    "event_budget",
+    "fits_another",
+    "generation_events",
+    "owned_run",
+    "run_request",
+    "run_stop",
+    "stop_dict",
+]

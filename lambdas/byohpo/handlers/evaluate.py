@@ -13,10 +13,9 @@ from byohpo.aws.logs import log_reader
 from byohpo.aws.warm_start import with_imported_budget
 from byohpo.errors import FieldError, ValidationError
 from byohpo.handlers import (
-    WAIT_EVENTS,
+    EventCosts,
     RunContext,
     fits_another,
-    generation_events,
     now,
     owned_run,
     run_request,
@@ -40,7 +39,8 @@ def evaluate(event: Mapping[str, Any], *, store: Store, sagemaker: Any, logs: An
     generation, results = _parse(event)
     run = owned_run(store, ctx)
     succeeded = sum(1 for r in results if r.get("TrainingJobStatus") == "Completed" and "Error" not in r)
-    ctx = ctx.spent(generation_events(succeeded, len(results) - succeeded) if results else WAIT_EVENTS)
+    costs = EventCosts.from_event(event)
+    ctx = ctx.spent(costs.generation_events(succeeded, len(results) - succeeded) if results else costs.wait)
     if run.finished:
         return _answer(ctx, generation, "finish", run_stop(run))
     request = run_request(run)
@@ -70,10 +70,11 @@ def evaluate(event: Mapping[str, Any], *, store: Store, sagemaker: Any, logs: An
                                if trial.status == "Pending" else None)
     history = store.get_trials(run.name)
     if any(t.status == "InProgress" for t in history):
-        return _answer(ctx, generation, "wait" if fits_another(ctx, 0) else "continue_as_new", None)
+        return _answer(ctx, generation, "wait" if fits_another(ctx, 0, costs) else "continue_as_new", None)
     pending = sum(1 for t in history if not t.finished)
     if pending:  # jobs that were never created, renamed for another attempt: Propose hands them out
-        return _answer(ctx, generation, "next" if fits_another(ctx, pending) else "continue_as_new", None)
+        action = "next" if fits_another(ctx, pending, costs) else "continue_as_new"
+        return _answer(ctx, generation, action, None)
     request = with_imported_budget(request, history)
     stop = decide(request, history, elapsed_seconds(run, now()))
     if stop is not None:
@@ -81,7 +82,7 @@ def evaluate(event: Mapping[str, Any], *, store: Store, sagemaker: Any, logs: An
         return _answer(ctx, generation, "finish", stop_dict(stop))
     largest = max(sum(1 for t in history if t.generation == g) for g in {t.generation for t in history})
     jobs = min(max(largest, request.max_parallel), remaining_budget(request.stopping, history))
-    return _answer(ctx, generation, "next" if fits_another(ctx, jobs) else "continue_as_new", None)
+    return _answer(ctx, generation, "next" if fits_another(ctx, jobs, costs) else "continue_as_new", None)
 
 
 def _parse(event: Mapping[str, Any]) -> tuple[int, list[Mapping[str, Any]]]:

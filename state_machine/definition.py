@@ -1,0 +1,193 @@
+"""The tuning loop as an Amazon States Language definition (JSONPath only: moto has no JSONata)::
+
+    Start ─► Propose ─► Anything to train? ─► Train the generation (Map) ─► Evaluate ─► What next?
+                ▲              └ no ─► Finalize ─► Done                       ├ next ─────────────┘
+                │                                                             ├ wait ─► Wait ─► Evaluate
+                │                                                             ├ finish ─► Finalize
+                │                                                             └ continue_as_new ─►
+                │                                                               Continue as new execution
+    Propose, the Map, Evaluate and the continuation catch any error ─► Finalize after error ─► Run failed
+    (Propose and Evaluate: ``RunClaimedError`` ─► Claimed by another execution, which drives the run now)
+
+The Lambdas' events are the contract in ``byohpo.handlers``; the Map's iteration is in
+:mod:`state_machine.training`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from state_machine.training import TRAINING_ROLE_PATH, item_processor
+
+LAMBDA_RESOURCE = "arn:aws:states:::lambda:invoke"
+START_EXECUTION_RESOURCE = "arn:aws:states:::states:startExecution"
+
+#: Lambda's transient errors (the service's, and throttling of the invoke); a handler's own errors
+#: are never retried: they are deterministic.
+LAMBDA_ERRORS = ("Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+                 "Lambda.ClientExecutionTimeoutException", "Lambda.TooManyRequestsException")
+LAMBDA_RETRY = [{"ErrorEquals": list(LAMBDA_ERRORS), "IntervalSeconds": 2, "MaxAttempts": 6,
+                 "BackoffRate": 2.0, "MaxDelaySeconds": 30, "JitterStrategy": "FULL"}]
+START_EXECUTION_ERRORS = ("StepFunctions.AWSStepFunctionsException", "StepFunctions.SdkClientException",
+                          "StepFunctions.ExecutionLimitExceededException")
+START_EXECUTION_RETRY = [{"ErrorEquals": list(START_EXECUTION_ERRORS), "IntervalSeconds": 2,
+                          "MaxAttempts": 6, "BackoffRate": 2.0, "MaxDelaySeconds": 60,
+                          "JitterStrategy": "FULL"}]
+
+#: Raised by a Lambda when another execution drives the run: this one stops without Finalize.
+RUN_CLAIMED_ERROR = "RunClaimedError"
+#: The error of an execution whose run ended Failed on an error it caught.
+RUN_FAILED_ERROR = "RunFailed"
+
+MAP_MODES = ("DISTRIBUTED", "INLINE")
+#: The Map's label: Distributed Map child executions are named ``<state machine>/<label>:<id>``.
+MAP_LABEL = "Trials"
+
+START, PROPOSE, ANYTHING_TO_TRAIN, TRAIN = "Start", "Propose", "Anything to train?", "Train the generation"
+EVALUATE, WHAT_NEXT, WAIT = "Evaluate", "What next?", "Wait for running jobs"
+CONTINUE, CONTINUED = "Continue as new execution", "Continued as new execution"
+FINALIZE, DONE = "Finalize", "Done"
+FINALIZE_ERROR, RUN_FAILED, CLAIMED = "Finalize after error", "Run failed", "Claimed by another execution"
+
+#: History events of the parent execution, by map mode: a generation (Propose, its Choice, the Map,
+#: Evaluate, its Choice), each trial's Map iteration (0 in a Distributed Map: its child execution has
+#: its own history), a ``wait`` round, Start with ExecutionStarted, and the end (Finalize or
+#: StartExecution, Succeed, ExecutionSucceeded). Measured from moto's histories by the tests and
+#: ``tests/benchmarks/history_events.py``; every Lambda or SageMaker retry adds 3 more.
+EVENT_COSTS: dict[str, dict[str, int]] = {
+    "DISTRIBUTED": {"start": 6, "generation": 20, "succeeded_job": 0, "failed_job": 0, "wait": 9,
+                    "finish": 8},
+    "INLINE": {"start": 6, "generation": 18, "succeeded_job": 14, "failed_job": 14, "wait": 9,
+               "finish": 8},
+}
+
+
+def lambda_task(function: str, payload: dict[str, Any], next_state: str, *,
+                catch: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A Lambda invoke whose output is the handler's return value."""
+    state: dict[str, Any] = {
+        "Type": "Task", "Resource": LAMBDA_RESOURCE,
+        "Parameters": {"FunctionName": function, "Payload": payload},
+        "OutputPath": "$.Payload",
+        "Retry": copy.deepcopy(LAMBDA_RETRY),
+        "Next": next_state,
+    }
+    if catch:
+        state["Catch"] = catch
+    return state
+
+
+def _keep_error(state: dict[str, Any]) -> dict[str, Any]:
+    """Keep the state's input (with ``$.error``, for the Fail state) and Finalize's answer beside it."""
+    del state["OutputPath"]
+    return {**state, "ResultSelector": {"Payload.$": "$.Payload"}, "ResultPath": "$.finalized"}
+
+
+def _catch_errors() -> list[dict[str, Any]]:
+    """Propose and Evaluate: a lost claim stops quietly, anything else ends the run Failed (the state
+    input has ``$.run``)."""
+    return [{"ErrorEquals": [RUN_CLAIMED_ERROR], "ResultPath": "$.error", "Next": CLAIMED},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FINALIZE_ERROR}]
+
+
+def build_definition(*, start_fn: str, propose_fn: str, evaluate_fn: str, finalize_fn: str,
+                     sagemaker_role_arn_path_or_value: str = TRAINING_ROLE_PATH,
+                     map_mode: str = "DISTRIBUTED", wait_seconds: int = 60) -> dict[str, Any]:
+    """The state machine definition, a plain dict (``json.dumps`` it).
+
+    Args:
+        start_fn, propose_fn, evaluate_fn, finalize_fn: the four Lambdas' ARNs, as the caller will
+            resolve them: CDK tokens, or ``${StartFunctionArn}``-style placeholders for
+            ``DefinitionSubstitutions``.
+        sagemaker_role_arn_path_or_value: the training jobs' role: a JSONPath into the iteration's
+            input (default ``$.training.RoleArn``, the request's ``RoleArn``) or a role ARN that every
+            job gets whatever the request says.
+        map_mode: ``DISTRIBUTED`` (default: any number of jobs at once, each trial a child execution
+            with its own history, none of its events in the parent's) or ``INLINE`` (at most 40 at
+            once; every iteration's 14 events go into the parent's history, so Evaluate's estimate must
+            use the ``event_costs`` this definition passes it, :data:`EVENT_COSTS`).
+        wait_seconds: the pause before Evaluate looks again at jobs adopted from an interrupted
+            execution (Evaluate's ``wait``).
+    """
+    if map_mode not in MAP_MODES:
+        raise ValueError(f"map_mode must be one of {', '.join(MAP_MODES)}, not {map_mode!r}")
+    if isinstance(wait_seconds, bool) or not isinstance(wait_seconds, int) or wait_seconds < 1:
+        raise ValueError(f"wait_seconds must be a positive integer, not {wait_seconds!r}")
+    role = sagemaker_role_arn_path_or_value
+    if not isinstance(role, str) or not role:
+        raise ValueError("sagemaker_role_arn_path_or_value must be a JSONPath or a role ARN")
+
+    train: dict[str, Any] = {
+        "Type": "Map",
+        "Comment": "One training job per trial, at most MaxParallelTrainingJobs at once",
+        "ItemsPath": "$.trials",
+        "ItemSelector": {"trial.$": "$$.Map.Item.Value", "training.$": "$.training"},
+        "MaxConcurrencyPath": "$.max_parallel",
+        "ItemProcessor": item_processor(role=role, mode=map_mode),
+        "ResultPath": "$.results",
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FINALIZE_ERROR}],
+        "Next": EVALUATE,
+    }
+    if map_mode == "DISTRIBUTED":
+        # Each iteration catches every error, so a child execution fails only when Step Functions
+        # itself gives up on it; the generation goes on and Evaluate settles that trial from SageMaker.
+        train.update(Label=MAP_LABEL, ToleratedFailurePercentage=100)
+
+    evaluate_payload = {"run.$": "$.run", "generation.$": "$.generation", "results.$": "$.results",
+                        "event_costs": dict(EVENT_COSTS[map_mode])}
+    states: dict[str, Any] = {
+        START: lambda_task(start_fn, {"input.$": "$", "execution.$": "$$.Execution.Id"}, PROPOSE),
+        PROPOSE: lambda_task(propose_fn, {"run.$": "$.run"}, ANYTHING_TO_TRAIN, catch=_catch_errors()),
+        ANYTHING_TO_TRAIN: {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.stop", "IsNull": False, "Next": FINALIZE}],
+            "Default": TRAIN,
+        },
+        TRAIN: train,
+        EVALUATE: lambda_task(evaluate_fn, evaluate_payload, WHAT_NEXT, catch=_catch_errors()),
+        WHAT_NEXT: {
+            "Type": "Choice",
+            # No Default: an action this definition does not know fails the execution loudly.
+            "Choices": [
+                {"Variable": "$.action", "StringEquals": "next", "Next": PROPOSE},
+                {"Variable": "$.action", "StringEquals": "wait", "Next": WAIT},
+                {"Variable": "$.action", "StringEquals": "finish", "Next": FINALIZE},
+                {"Variable": "$.action", "StringEquals": "continue_as_new", "Next": CONTINUE},
+            ],
+        },
+        WAIT: {"Type": "Wait", "Seconds": wait_seconds, "Next": EVALUATE},
+        CONTINUE: {
+            "Type": "Task",
+            "Comment": "Before the 25,000-event history limit: the same run, in a new execution",
+            "Resource": START_EXECUTION_RESOURCE,
+            "Parameters": {
+                "StateMachineArn.$": "$$.StateMachine.Id",
+                # Deterministic, so a retried StartExecution is idempotent; unique per execution, as
+                # an execution may continue at the same generation as its predecessor did.
+                "Name.$": "States.Format('{}-g{}-{}', $.run.name, $.generation, "
+                          "States.Hash($$.Execution.Id, 'MD5'))",
+                "Input": {"ContinueRun.$": "$.run.name", "PreviousExecution.$": "$$.Execution.Id"},
+            },
+            "ResultSelector": {"ExecutionArn.$": "$.ExecutionArn"},
+            "ResultPath": "$.continued_as",
+            "Retry": copy.deepcopy(START_EXECUTION_RETRY),
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FINALIZE_ERROR}],
+            "Next": CONTINUED,
+        },
+        CONTINUED: {"Type": "Succeed"},
+        FINALIZE: lambda_task(finalize_fn, {"run.$": "$.run", "stop.$": "$.stop"}, DONE),
+        DONE: {"Type": "Succeed"},
+        FINALIZE_ERROR: _keep_error(lambda_task(finalize_fn, {"run.$": "$.run", "error.$": "$.error"},
+                                                RUN_FAILED)),
+        # A fixed error name: the caught one may be a reserved States.* name. The reason is
+        # Finalize's: "<error>: <cause>", clipped.
+        RUN_FAILED: {"Type": "Fail", "Error": RUN_FAILED_ERROR, "CausePath": "$.finalized.Payload.reason"},
+        CLAIMED: {"Type": "Fail", "Error": RUN_CLAIMED_ERROR,
+                  "Cause": "another execution drives this run now; this one stops without finalizing it"},
+    }
+    return {
+        "Comment": "byohpo: propose a generation of trials, train them on SageMaker, evaluate, repeat",
+        "StartAt": START,
+        "States": states,
+    }
