@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from byohpo.cli._aws import add_aws_options, with_run_store
 from byohpo.cli._common import (
     CommandError,
     add_store_option,
@@ -41,10 +42,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--top", metavar="K", type=positive_int, default=None,
                         help="only the K best rows")
     add_store_option(parser)
+    add_aws_options(parser, flag="--aws")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.aws:
+        return with_run_store(args, "leaderboard", lambda store: print_leaderboard(
+            store, args.name, top=args.top, fmt=args.format))
     path = store_path(args.store)
     try:
         with existing_store(path) as store, piped():
