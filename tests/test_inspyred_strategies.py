@@ -1,0 +1,691 @@
+"""The nine inspyred strategies, driven by deterministic replay (strategies/_inspyred.py, _replay.py).
+
+What the API suite (test_strategy_api.py) cannot check from outside: that the replay proposes exactly
+what inspyred's own blocking ``evolve()`` evaluates when it answers repeated points from a cache; that
+no point is proposed twice, and a converged population ends the search; that it refuses a history it
+would not have proposed, and still replays an older one with repeated points; that it resumes
+mid-generation; that failed trials never produce NaN; that PAES's archiver is inspyred's less its bug;
+and that process state (global RNGs, inspyred's grid and logger) plays no part between proposes.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import itertools
+import json
+import logging
+import math
+import random
+import textwrap
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import (
+    ACCURACY,
+    SECONDS,
+    make_blog_space,
+    make_mixed_space,
+    synthetic_accuracy,
+    synthetic_two_objectives,
+)
+from inspyred.ec import Individual, archivers, terminators
+from inspyred.ec.emo import Pareto
+
+import byohpo
+from byohpo import (
+    Candidate,
+    Objective,
+    ReplayMismatchError,
+    SearchExhausted,
+    SearchSpace,
+    Trial,
+    ValidationError,
+)
+from byohpo.strategies._inspyred import WORST_FITNESS, InspyredStrategy
+from byohpo.strategies._replay import MAX_REVISITS_PER_TRIAL, PATIENCE, Batch, Replay
+
+NAMES = ["ga", "pso", "de", "es", "sa", "eda", "acs", "paes", "nsga2"]
+MULTI = ["paes", "nsga2"]
+# Strategies with more than one candidate per generation, and the options that give them one.
+POPULATED = {name: {"PopulationSize": 5} for name in NAMES if name != "sa"}
+
+Evaluate = Callable[[dict[str, Any]], tuple[str, dict[str, float] | None]]
+
+
+def build(name: str, space: SearchSpace | None = None, objectives: Sequence[Objective] = (ACCURACY,),
+          seed: int = 7, **options: Any) -> InspyredStrategy:
+    strategy = byohpo.make_strategy(name, space or make_blog_space(), list(objectives), seed, options)
+    assert isinstance(strategy, InspyredStrategy)
+    return strategy
+
+
+def completed(values: Callable[[dict[str, Any]], dict[str, float]]) -> Evaluate:
+    return lambda params: ("Completed", values(params))
+
+
+def accuracy_with_failures(params: dict[str, Any]) -> tuple[str, dict[str, float] | None]:
+    """Fails and stops in regions of the space, so replay must map failures the same way each time."""
+    if params["num_epoch"] % 4 == 0:
+        return "Failed", None
+    if params["learning_rate"] > 0.15:
+        return "Stopped", None
+    return "Completed", synthetic_accuracy(params)
+
+
+def two_objectives(space: SearchSpace) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """In unit-cube coordinates: ``a`` (maximize) peaks at (0.3, 0.5), ``b`` (minimize) at (0.7, 0.5),
+    so the Pareto front is the segment between them."""
+    def values(params: dict[str, Any]) -> dict[str, float]:
+        u, v = space.encode(params)
+        return {"a": -((u - 0.3) ** 2 + (v - 0.5) ** 2), "b": (u - 0.7) ** 2 + (v - 0.5) ** 2}
+    return values
+
+
+def front_distance(space: SearchSpace, params: dict[str, Any]) -> float:
+    u, v = space.encode(params)
+    return abs(v - 0.5) + max(0.0, 0.3 - u, u - 0.7)
+
+
+def loop(strategy: InspyredStrategy, evaluate: Evaluate, generations: int, n: int = 5, *,
+         through_json: bool = True) -> list[Trial]:
+    """propose -> evaluate -> append; meta and params through JSON as a store would return them."""
+    history: list[Trial] = []
+    for _ in range(generations):
+        for candidate in strategy.propose(history, n):
+            strategy.space.validate_params(candidate.params)
+            params, meta = candidate.params, candidate.meta
+            if through_json:
+                params, meta = json.loads(json.dumps(params)), json.loads(json.dumps(meta, allow_nan=False))
+            status, values = evaluate(params)
+            history.append(Trial(params, meta, status, values))  # type: ignore[arg-type]
+    return history
+
+
+Evaluation = tuple[list[Any], dict[str, Any], int]  # genome, params, generation
+
+
+def reference(strategy: InspyredStrategy, evaluate: Evaluate, population: int, count: int,
+              archiver: Callable | None = None, cache_from: int = 0) -> tuple[list[Evaluation], int]:
+    """What inspyred's own blocking evolve() evaluates with the strategy's configuration (and another
+    archiver, if given), answering a point it evaluated before from a cache, as a user paying for
+    each evaluation would: its first ``count`` evaluations, in order, and how many answers came
+    from the cache. The first ``cache_from`` candidates are all evaluated, cached or not (the
+    strategies did so before they skipped repeated points)."""
+    ec, kwargs = strategy.evolution(random.Random(strategy.seed), population)
+    if archiver is not None:
+        ec.archiver = archiver
+    seen: list[Evaluation] = []
+    cache: dict[str, Any] = {}
+    hits = generation = asked = 0
+
+    def evaluator(candidates: list, args: dict) -> list:
+        nonlocal hits, generation, asked
+        out = []
+        for candidate in candidates:
+            genome = strategy.genome_of(candidate)
+            params = strategy.params_of(genome)
+            key = json.dumps(params, sort_keys=True)
+            asked += 1
+            if key in cache and asked > cache_from:
+                hits += 1
+                out.append(cache[key])
+            else:
+                seen.append((genome, params, generation))
+                status, values = evaluate(params)
+                out.append(strategy.fitness(Trial(params, {}, status, values)))  # type: ignore[arg-type]
+                cache.setdefault(key, out[-1])
+        generation += 1
+        return out
+
+    def enough(population: list, num_generations: int, num_evaluations: int, args: dict) -> bool:
+        # The strategies' guard: PATIENCE generations without a new point end the search.
+        assert num_generations < (count + 1) * PATIENCE, "the reference runs on without new points"
+        return len(seen) >= count
+
+    ec.terminator = enough
+    ec.evolve(evaluator=evaluator, **kwargs)
+    return seen[:count], hits
+
+
+def evaluations(history: Sequence[Trial]) -> list[Evaluation]:
+    return [(t.meta["genome"], t.params, t.meta["generation"]) for t in history]
+
+
+# -- replay equals inspyred --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "options", "multi", "proposes"), [
+    ("ga", {"PopulationSize": 5}, False, 8),  # odd: one parent more, the extra child dropped
+    ("ga", {"PopulationSize": 6, "NumElites": 2}, False, 6),
+    ("pso", {"PopulationSize": 6}, False, 8),
+    ("pso", {"PopulationSize": 4, "Topology": "star"}, False, 6),
+    ("paes", {"PopulationSize": 1}, True, 40),  # the canonical single chain
+    ("paes", {"PopulationSize": 3}, True, 12),
+    # Not required of the others, but the replay driver is the same: cheap to check them all.
+    ("de", {"PopulationSize": 5}, False, 5),
+    ("es", {"PopulationSize": 4}, False, 5),
+    ("sa", {}, False, 20),
+    ("eda", {"PopulationSize": 6}, False, 5),
+    ("acs", {"PopulationSize": 5}, False, 5),
+    ("nsga2", {"PopulationSize": 5}, True, 5),
+])
+def test_replay_equals_inspyred_evolve(name: str, options: dict[str, Any], multi: bool,
+                                       proposes: int) -> None:
+    space = make_blog_space()
+    if multi:
+        objectives: list[Objective] = [Objective("a"), Objective("b", "Minimize")]
+        values = two_objectives(space)
+
+        def evaluate(params: dict[str, Any]) -> tuple[str, dict[str, float] | None]:
+            return ("Failed", None) if params["num_epoch"] % 4 == 0 else ("Completed", values(params))
+    else:
+        objectives, evaluate = [ACCURACY], accuracy_with_failures
+    strategy = build(name, space, objectives, seed=13, **options)
+    history = loop(strategy, evaluate, proposes, n=4)
+    assert {t.status for t in history} >= {"Completed", "Failed"}, "the run should exercise failures"
+    population = options.get("PopulationSize", 1)
+    expected, revisits = reference(strategy, evaluate, population, len(history))
+    assert evaluations(history) == expected
+    if name in ("ga", "de", "nsga2"):
+        assert revisits > 0, "the run should exercise points inspyred proposes again"
+    if name == "paes":  # and with inspyred's own archiver, less its one bug
+        archiver = inspyred_archiver_without_the_shadowing_bug()
+        try:
+            expected, _ = reference(strategy, evaluate, population, len(history), archiver)
+        finally:
+            reset(archiver)
+        assert evaluations(history) == expected
+
+
+def inspyred_archiver_without_the_shadowing_bug() -> Callable:
+    """inspyred 1.0.3's adaptive_grid_archiver with its loop variable renamed: it reuses ``ind`` to
+    filter the archive, then archives that (the last member, again) instead of the newcomer."""
+    source = textwrap.dedent(inspect.getsource(archivers.adaptive_grid_archiver))
+    buggy = ("for ind in new_archive:\n                    if ind not in removal_set:\n"
+             "                        temp_archive.append(ind)")
+    assert source.count(buggy) == 1, "inspyred's archiver changed: review paes._AdaptiveGrid"
+    namespace: dict[str, Any] = {"math": math}
+    exec(source.replace(buggy, buggy.replace("ind", "member")), namespace)
+    return namespace["adaptive_grid_archiver"]
+
+
+def reset(archiver: Callable) -> None:
+    for name in ("grid_population", "global_smallest", "global_largest"):
+        if hasattr(archiver, name):
+            delattr(archiver, name)
+
+
+@pytest.mark.parametrize(("objectives", "divisions", "size"),
+                         [(1, 4, 100), (2, 4, 5), (2, 4, 100), (3, 2, 8)])
+def test_paes_archiver_is_inspyreds_without_its_bug(objectives: int, divisions: int, size: int) -> None:
+    """Same archive, grid locations, cell counts and bounds as inspyred's archiver (less the bug), call
+    after call, on points with many ties and dominations, failures, and populations of several."""
+    strategy = build("paes", objectives=[Objective(f"m{i}") for i in range(objectives)],
+                     NumGridDivisions=divisions, MaxArchiveSize=size)
+    ours = strategy.evolution(random.Random(0), 1)[0].archiver
+    theirs = inspyred_archiver_without_the_shadowing_bug()
+    args = {"max_archive_size": size, "num_grid_divisions": divisions}
+    rng = random.Random(objectives * 100 + size)
+    archive_ours: list = []
+    archive_theirs: list = []
+    try:
+        for step in range(400):
+            population = []
+            for _ in range(rng.choice([1, 1, 1, 3])):
+                values = [WORST_FITNESS if step % 37 == 5 else float(rng.randrange(-6, 6))
+                          for _ in range(objectives)]
+                ind = Individual([float(step), rng.random()])
+                ind.fitness = Pareto(values)
+                population.append(ind)
+            archive_ours = ours(rng, population, archive_ours, args)
+            archive_theirs = theirs(rng, copy.deepcopy(population), archive_theirs, args)
+            assert [(a.candidate, a.grid_location) for a in archive_ours] == [
+                (a.candidate, a.grid_location) for a in archive_theirs], f"step {step}"
+            cells = ours.grid_population
+            assert [cells[i] for i in range(cells.size)] == theirs.grid_population
+            assert ours.global_smallest == theirs.global_smallest
+            assert ours.global_largest == theirs.global_largest
+        assert len(archive_ours) > (1 if objectives == 1 else 4)
+    finally:
+        reset(theirs)
+
+
+def test_paes_archive_holds_distinct_non_dominated_points() -> None:
+    space = make_blog_space()
+    strategy = build("paes", space, [Objective("a"), Objective("b", "Minimize")])
+    ec, kwargs = strategy.evolution(random.Random(5), 1)
+    ec.terminator = terminators.evaluation_termination
+    values = two_objectives(space)
+
+    def evaluator(candidates: list, args: dict) -> list:
+        return [strategy.fitness(Trial({}, {}, "Completed", values(strategy.params_of(c))))
+                for c in candidates]
+
+    ec.evolve(evaluator=evaluator, max_evaluations=300, **kwargs)
+    assert 20 < len(ec.archive) <= 100
+    assert len({tuple(a.candidate) for a in ec.archive}) == len(ec.archive)  # inspyred's: 13 distinct
+    assert not any(a > b for a in ec.archive for b in ec.archive)
+
+
+# -- behaviour on the blog problem -------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_improves_over_first_generation(name: str) -> None:
+    strategy = build(name, seed=3)
+    history = loop(strategy, completed(synthetic_accuracy), 60 if name in ("sa", "paes") else 10, n=6)
+    scores = [ACCURACY.score(t) for t in history]
+    size = max(len([t for t in history if t.meta["generation"] == 0]), 6)
+    assert max(scores) > max(scores[:size])  # type: ignore[type-var]
+    assert sum(scores[-size:]) / size > sum(scores[:size]) / size  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", MULTI)
+@pytest.mark.parametrize("population", [1, 4])
+def test_multi_objective_moves_toward_the_front(name: str, population: int) -> None:
+    if name == "nsga2" and population == 1:
+        population = 8
+    space = make_blog_space()
+    objectives = [Objective("a"), Objective("b", "Minimize")]
+    strategy = build(name, space, objectives, seed=5, PopulationSize=population)
+    history = loop(strategy, completed(two_objectives(space)), max(12, 80 // population), n=population)
+    k = max(population, 8)
+    first = sum(front_distance(space, t.params) for t in history[:k]) / k
+    last = sum(front_distance(space, t.params) for t in history[-k:]) / k
+    assert last < 0.75 * first
+    front = strategy.pareto_front(history)
+    assert len(front) >= 5
+    assert sum(front_distance(space, t.params) for t in front) / len(front) < 0.1
+
+
+def test_sa_proposes_one_candidate_per_step() -> None:
+    strategy = build("sa")
+    history = loop(strategy, completed(synthetic_accuracy), 5, n=8)
+    assert len(history) == 5 and [t.meta["generation"] for t in history] == [0, 1, 2, 3, 4]
+
+
+def test_es_genome_carries_step_sizes() -> None:
+    strategy = build("es", PopulationSize=4, InitialStdev=0.05)
+    history = loop(strategy, completed(synthetic_accuracy), 3)
+    for trial in history:
+        point, steps = trial.meta["genome"][:2], trial.meta["genome"][2:]
+        assert len(steps) == 2 and all(s > 0 for s in steps)
+        assert trial.params == strategy.space.decode(point)
+    assert all(s < 0.05 for t in history[:4] for s in t.meta["genome"][2:])
+
+
+def test_acs_chooses_grid_cells() -> None:
+    space = make_mixed_space()
+    strategy = build("acs", space, GridResolution=4, PopulationSize=6)
+    history = loop(strategy, completed(synthetic_accuracy), 8)
+    # 4 cells per continuous range, min(size, 4) per integer range, one per categorical value.
+    assert strategy.cells == [4, 4, 4, 4, 4, 3, 2]
+    for trial in history:
+        assert trial.params == space.decode(trial.meta["genome"])
+    assert {t.params["activation"] for t in history} == {"relu", "tanh", "sigmoid"}
+    assert len({json.dumps(t.params) for t in history}) == len(history), "a point is drawn within its cells"
+    # The colony learns: later ants agree on each parameter's cell more often than the first ones did.
+    def agreement(trials: Sequence[Trial]) -> float:
+        columns = zip(*(t.meta["genome"] for t in trials), strict=True)
+        cells = [[int(u * c) for u in column] for column, c in zip(columns, strategy.cells, strict=True)]
+        return sum(max(col.count(g) for g in col) / len(col) for col in cells) / len(cells)
+    assert agreement(history[-12:]) > agreement(history[:12]) + 0.1
+
+
+# -- the replay contract -----------------------------------------------------------------------------
+
+def tampered(genome: list[Any]) -> list[Any]:
+    if isinstance(genome[0], int):
+        return [genome[0] + 1, *genome[1:]]
+    return [math.nextafter(genome[0], 2.0), *genome[1:]]  # the smallest change a float allows
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tampered_history_raises(name: str) -> None:
+    strategy = build(name, **POPULATED.get(name, {}))
+    history = loop(strategy, completed(synthetic_accuracy), 3)
+    k = len(history) // 2
+    bad = list(history)
+    bad[k] = Trial(history[k].params, {**history[k].meta, "genome": tampered(history[k].meta["genome"])},
+                   "Completed", history[k].values)
+    with pytest.raises(ReplayMismatchError, match=rf"history\[{k}\]"):
+        strategy.propose(bad, 5)
+    bad[k] = Trial(history[k].params, {}, "Completed", history[k].values)
+    with pytest.raises(ReplayMismatchError):
+        strategy.propose(bad, 5)
+    with pytest.raises(ReplayMismatchError):  # another seed would not have proposed this history
+        build(name, seed=8, **POPULATED.get(name, {})).propose(history, 5)
+
+
+@pytest.mark.parametrize("name", sorted(POPULATED))
+def test_history_ending_mid_generation_gets_the_rest(name: str) -> None:
+    strategy = build(name, **POPULATED[name])
+    history = loop(strategy, completed(synthetic_accuracy), 2)
+    batch = strategy.propose(history, 5)
+    assert len(batch) == 5 and {c.meta["generation"] for c in batch} == {2}
+    for cut in (1, 3):
+        done = [Trial.from_candidate(c, "Completed", synthetic_accuracy(c.params)) for c in batch[:cut]]
+        assert strategy.propose(history + done, 5) == batch[cut:]
+
+
+def test_population_size_defaults_to_first_n_and_is_read_back() -> None:
+    strategy = build("ga")
+    history = loop(strategy, completed(synthetic_accuracy), 1, n=7)
+    assert len(history) == 7 and {t.meta["population_size"] for t in history} == {7}
+    assert len(strategy.propose(history, 2)) == 7, "later proposes read the size from the history"
+    assert [c.meta["population_size"] for c in build("ga").propose([], 1)] == [2, 2]  # at least 2
+    assert len(build("eda").propose([], 1)) == 4  # EDA needs a spread of at least two selected
+    with pytest.raises(ReplayMismatchError, match="PopulationSize 7"):
+        build("ga", PopulationSize=6).propose(history, 6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_meta_survives_json_round_trip(name: str) -> None:
+    """Proposals are the same whether the history's meta and params went through JSON or not."""
+    plain = loop(build(name, **POPULATED.get(name, {})), accuracy_with_failures, 4, through_json=False)
+    stored = loop(build(name, **POPULATED.get(name, {})), accuracy_with_failures, 4, through_json=True)
+    assert [(t.params, t.meta) for t in stored] == [(t.params, t.meta) for t in plain]
+
+
+# -- each point once ---------------------------------------------------------------------------------
+
+# 8 points: inspyred's algorithms propose the same ones again and again.
+TINY_RANGES: dict[str, Any] = {
+    "IntegerParameterRanges": [{"Name": "num_epoch", "MinValue": "10", "MaxValue": "13"}],
+    "CategoricalParameterRanges": [{"Name": "activation", "Values": ["relu", "tanh"]}]}
+SIX = {name: {"PopulationSize": 6} for name in NAMES if name != "sa"}
+
+
+def make_tiny_space() -> SearchSpace:
+    return SearchSpace.from_sagemaker(TINY_RANGES)
+
+
+def tiny_values(params: dict[str, Any]) -> tuple[str, dict[str, float] | None]:
+    accuracy = 0.9 - 0.01 * abs(params["num_epoch"] - 12) + 0.01 * (params["activation"] == "tanh")
+    return "Completed", {ACCURACY.metric: accuracy, SECONDS.metric: float(params["num_epoch"])}
+
+
+def objectives_for(name: str) -> list[Objective]:
+    return [ACCURACY, SECONDS] if name in MULTI else [ACCURACY]
+
+
+def run_until_exhausted(strategy: InspyredStrategy, evaluate: Evaluate, proposes: int, n: int = 6
+                        ) -> tuple[list[Trial], SearchExhausted | None]:
+    """``loop``, until the strategy raises SearchExhausted (returned) or ``proposes`` are done."""
+    history: list[Trial] = []
+    for _ in range(proposes):
+        try:
+            batch = strategy.propose(history, n)
+        except SearchExhausted as exc:
+            return history, exc
+        for candidate in batch:
+            params, meta = json.loads(json.dumps(candidate.params)), json.loads(json.dumps(candidate.meta))
+            history.append(Trial(params, meta, *evaluate(params)))  # type: ignore[misc]
+    return history, None
+
+
+def points(trials: Sequence[Trial | Candidate]) -> list[str]:
+    return [json.dumps(t.params, sort_keys=True) for t in trials]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_point_is_proposed_twice_on_the_blog_problem(name: str) -> None:
+    strategy = build(name, objectives=objectives_for(name), seed=5, **SIX.get(name, {}))
+    history, exhausted = run_until_exhausted(strategy, completed(synthetic_two_objectives), 40)
+    assert len(history) >= 40
+    # EDA's distribution collapses onto one point (about 200 trials here), and ends the search there.
+    assert exhausted is None or name == "eda", exhausted
+    assert len(set(points(history))) == len(history)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_point_is_proposed_twice_on_a_tiny_space(name: str) -> None:
+    strategy = build(name, make_tiny_space(), objectives_for(name), seed=3, **SIX.get(name, {}))
+    history: list[Trial] = []
+    while True:
+        try:
+            batch = strategy.propose(history, 6)
+        except SearchExhausted:
+            break
+        assert len(set(points(batch))) == len(batch), "a point twice in one batch"
+        assert not set(points(batch)) & set(points(history)), "a point of the history proposed again"
+        history += [Trial.from_candidate(c, *tiny_values(c.params)) for c in batch]  # type: ignore[misc]
+    assert 4 <= len(history) <= 8
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_replay_equals_inspyred_evolve_on_a_tiny_space(name: str) -> None:
+    """Where repeats are the rule: points proposed twice within one generation, and generations
+    with nothing new, which the replay steps over within one propose."""
+    strategy = build(name, make_tiny_space(), objectives_for(name), seed=11, **SIX.get(name, {}))
+    history, _ = run_until_exhausted(strategy, tiny_values, 6)
+    expected, revisits = reference(strategy, tiny_values, SIX.get(name, {}).get("PopulationSize", 1),
+                                   len(history))
+    assert evaluations(history) == expected and revisits > 0
+    generations = [t.meta["generation"] for t in history]
+    assert generations == sorted(generations)
+    if name not in ("ga", "de", "eda"):  # these three converge within two generations here
+        assert any(b - a > 1 for a, b in itertools.pairwise(generations))
+    if name in SIX:
+        assert len([g for g in generations if g == 0]) < 6, "two ants or individuals on one point"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_converged_population_ends_the_search(name: str) -> None:
+    strategy = build(name, make_tiny_space(), objectives_for(name), seed=2, **SIX.get(name, {}))
+    history, exhausted = run_until_exhausted(strategy, tiny_values, 60)
+    assert exhausted is not None, "the search should end on 8 points"
+    assert str(exhausted).startswith(f"{name}: the population ")
+    assert len(history) <= 8 and len(set(points(history))) == len(history)
+    with pytest.raises(SearchExhausted, match=f"^{name}: "):  # again: it is a function of the history
+        strategy.propose(history, 6)
+
+
+def test_converged_message() -> None:
+    strategy = build("ga", make_tiny_space(), seed=2, PopulationSize=6)
+    _, exhausted = run_until_exhausted(strategy, tiny_values, 60)
+    assert str(exhausted) == (f"ga: the population converged; the last {PATIENCE} generations proposed "
+                              "only evaluated points")
+
+
+def toy_replay(count: int, population: int = 1) -> Replay:
+    """A replay of ``count`` trials at the points 0, 1, ...; candidates are one-number lists."""
+    history = [Trial({"x": i}, {"genome": [i]}, "Completed", {"m": float(i)}) for i in range(count)]
+    return Replay(history, [float(i) for i in range(count)], list, tuple, "toy", population)
+
+
+def test_guard_counts_generations_with_nothing_new() -> None:
+    replay = toy_replay(2)
+    assert replay([[0]], {}) == [0.0]
+    for _ in range(PATIENCE - 1):
+        assert replay([[0], [0]], {}) == [0.0, 0.0]
+    assert replay([[0], [1]], {}) == [0.0, 1.0], "a new point resets the count"
+    for _ in range(PATIENCE - 1):
+        replay([[1]], {})
+    with pytest.raises(SearchExhausted, match=f"^toy: the population converged; the last {PATIENCE} "):
+        replay([[1]], {})
+
+
+def test_guard_bounds_the_revisits_of_one_replay() -> None:
+    limit = MAX_REVISITS_PER_TRIAL * 2 + PATIENCE * 3
+    replay = toy_replay(2, population=3)
+    replay([[0]], {})
+    assert len(replay([[0]] * limit + [[1]], {})) == limit + 1
+    with pytest.raises(SearchExhausted, match=r"^toy: the population keeps proposing evaluated points"):
+        replay([[0]], {})
+
+
+def test_identical_new_candidates_are_proposed_once_and_both_answered() -> None:
+    replay = toy_replay(1)
+    with pytest.raises(Batch) as batch:
+        replay([[0], [1], [2], [1], [0], [2]], {})
+    assert batch.value.genomes == [[1], [2]]
+    replay = toy_replay(3)
+    assert replay([[0], [1], [2], [1], [0], [2]], {}) == [0.0, 1.0, 2.0, 1.0, 0.0, 2.0]
+
+
+@pytest.mark.parametrize(("name", "population"), [("ga", 6), ("de", 5), ("nsga2", 6), ("pso", 4)])
+def test_older_history_with_repeated_points_replays(name: str, population: int) -> None:
+    """Before repeats were skipped, every candidate was proposed. Such a history replays as it was
+    proposed (each repeat at its position, with its own fitness) and continues without repeats; it
+    proposes what the same history without its repeats proposes; a repeat that was altered is
+    refused like any other trial."""
+    evaluate = completed(synthetic_two_objectives)
+    strategy = build(name, objectives=objectives_for(name), seed=3, PopulationSize=population)
+    older, _ = reference(strategy, evaluate, population, 5 * population, cache_from=10**9)
+    history = [Trial(params, {"genome": genome, "generation": generation, "population_size": population},
+                     *evaluate(params)) for genome, params, generation in older]  # type: ignore[misc]
+    keys = points(history)
+    assert len(set(keys)) < len(keys), "the older run should have repeats"
+    continued = list(history)
+    for _ in range(2):
+        continued += [Trial.from_candidate(c, *evaluate(c.params))  # type: ignore[misc]
+                      for c in strategy.propose(continued, population)]
+    assert not set(points(continued[len(history):])) & set(keys)
+    expected, _ = reference(strategy, evaluate, population, len(continued), cache_from=len(history))
+    assert evaluations(continued) == expected
+    distinct = [t for i, t in enumerate(history) if keys.index(keys[i]) == i]
+    assert strategy.propose(distinct, population) == strategy.propose(history, population)
+    k = next(i for i in range(len(keys)) if keys.index(keys[i]) != i)  # the first repeat
+    bad = list(history)
+    bad[k] = Trial(history[k].params, {**history[k].meta, "genome": tampered(history[k].meta["genome"])},
+                   "Completed", history[k].values)
+    with pytest.raises(ReplayMismatchError, match=rf"history\[{k}\]"):
+        strategy.propose(bad, population)
+
+
+# -- failed trials -----------------------------------------------------------------------------------
+
+def check_finite(history: Sequence[Trial], batch: Sequence[Candidate]) -> None:
+    for item in [*history, *batch]:
+        assert all(math.isfinite(g) for g in item.meta["genome"]), item.meta
+        assert all(not isinstance(v, float) or math.isfinite(v) for v in item.params.values())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_all_failed_history(name: str) -> None:
+    objectives = [ACCURACY, Objective("train:seconds", "Minimize")] if name in MULTI else [ACCURACY]
+    strategy = build(name, make_mixed_space(), objectives, **POPULATED.get(name, {}))
+    history = loop(strategy, lambda params: ("Failed", None), 8)
+    batch = strategy.propose(history, 5)
+    check_finite(history, batch)
+    assert strategy.pareto_front(history) == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mixed_failed_history(name: str) -> None:
+    """Failed, stopped, metric-less, NaN and infinite values among completed ones; for two-objective
+    strategies also a trial with only one of its two metrics."""
+    objectives = [ACCURACY, Objective("train:seconds", "Minimize")] if name in MULTI else [ACCURACY]
+    outcomes: list[tuple[str, dict[str, float] | None] | None] = [
+        ("Failed", None), ("Stopped", None), ("Completed", {}), None,
+        ("Completed", {"validation:accuracy": math.nan, "train:seconds": 1.0}), None,
+        ("Completed", {"validation:accuracy": math.inf, "train:seconds": -math.inf}), None]
+    if name in MULTI:
+        outcomes.append(("Completed", {"validation:accuracy": 0.9}))
+    turn = iter(range(10**6))
+
+    def evaluate(params: dict[str, Any]) -> tuple[str, dict[str, float] | None]:
+        # None: completed with both metrics.
+        return outcomes[next(turn) % len(outcomes)] or (
+            "Completed", {**synthetic_accuracy(params), "train:seconds": float(params["num_epoch"])})
+
+    strategy = build(name, make_mixed_space(), objectives, **POPULATED.get(name, {}))
+    history = []
+    for _ in range(8):  # no JSON here: NaN and inf values are not JSON
+        history += [Trial(c.params, c.meta, *evaluate(c.params)) for c in strategy.propose(history, 5)]
+    check_finite(history, strategy.propose(history, 5))
+    fitness = strategy.fitness(Trial({}, {}, "Failed"))
+    assert (list(fitness) if name in MULTI else [fitness]) == [WORST_FITNESS] * len(objectives)
+
+
+def test_worst_fitness_is_strictly_worst_and_keeps_arithmetic_finite() -> None:
+    """The failures' fitness goes through the algorithms' arithmetic, where -inf would turn into NaN:
+    NSGA-II's crowding distance subtracts two failures, PAES's grid widens its bounds by 20%, SA
+    divides a difference by the temperature."""
+    strategy = build("ga")
+    extremes = [strategy.fitness(Trial({}, {}, "Completed", {ACCURACY.metric: v})) for v in (-1e308, 1e308)]
+    assert WORST_FITNESS < extremes[0] < extremes[1]
+    for a in (WORST_FITNESS, *extremes):
+        for b in (WORST_FITNESS, *extremes):
+            assert math.isfinite(a - b)
+            assert math.isfinite(a - abs(0.2 * a)) and math.isfinite(a + abs(0.2 * a))
+            for temperature in (1e-300, 0.05, 1e300):
+                assert not math.isnan(math.exp(-abs(a - b) / temperature))
+    pareto = build("nsga2", objectives=[ACCURACY, Objective("b", "Minimize")])
+    assert list(pareto.fitness(Trial({}, {}, "Completed", {ACCURACY.metric: 0.9}))) == [WORST_FITNESS] * 2
+
+
+# -- inspyred's process state ------------------------------------------------------------------------
+
+def test_no_global_random_state_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = {name: loop(build(name, **POPULATED.get(name, {})), accuracy_with_failures, 3)
+                for name in NAMES}
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("global random state used")
+
+    for attr in ("random", "gauss", "normalvariate", "uniform", "randint", "randrange", "choice",
+                 "choices", "sample", "shuffle", "seed", "getrandbits"):
+        monkeypatch.setattr(random, attr, forbidden)
+    for attr in ("random", "rand", "randn", "normal", "uniform", "randint", "choice", "shuffle", "seed"):
+        monkeypatch.setattr(np.random, attr, forbidden)
+    for name in NAMES:
+        assert loop(build(name, **POPULATED.get(name, {})), accuracy_with_failures, 3) == expected[name]
+
+
+def test_replay_leaves_no_inspyred_state_behind() -> None:
+    logger = logging.getLogger("inspyred.ec")
+    before = len(logger.handlers)
+    objectives = [Objective("a"), Objective("b", "Minimize")]
+    strategy = build("paes", objectives=objectives)
+    history = loop(strategy, completed(two_objectives(strategy.space)), 10)
+    assert not hasattr(archivers.adaptive_grid_archiver, "grid_population"), "PAES grid left behind"
+    assert len(logger.handlers) == before, "a logging handler per propose leaks"
+    # A stale grid from an interrupted evolve() with other settings must not change the next replay.
+    archivers.adaptive_grid_archiver.grid_population = [5] * 7
+    archivers.adaptive_grid_archiver.global_smallest = [9.0, 9.0]
+    try:
+        assert strategy.propose(history[:7], 1) == strategy.propose(history[:7], 1)
+        assert strategy.propose(history[:7], 1)[0].meta["genome"] == history[7].meta["genome"]
+    finally:
+        for attr in ("grid_population", "global_smallest"):
+            if hasattr(archivers.adaptive_grid_archiver, attr):
+                delattr(archivers.adaptive_grid_archiver, attr)
+
+
+# -- options -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "options", "field"), [
+    ("ga", {"PopulationSize": 1}, "PopulationSize"),
+    ("ga", {"PopulationSize": 4, "NumElites": 5}, "NumElites"),
+    ("ga", {"MutationRate": 1.5}, "MutationRate"),
+    ("ga", {"BlxAlpha": "0.1"}, "BlxAlpha"),
+    ("pso", {"Topology": "cube"}, "Topology"),
+    ("pso", {"NeighborhoodSize": 0}, "NeighborhoodSize"),
+    ("de", {"TournamentSize": True}, "TournamentSize"),
+    ("es", {"Tau": 0}, "Tau"),
+    ("es", {"InitialStdev": -1}, "InitialStdev"),
+    ("sa", {"CoolingRate": 0}, "CoolingRate"),
+    ("sa", {"Temperature": float("nan")}, "Temperature"),
+    ("eda", {"PopulationSize": 3}, "PopulationSize"),
+    ("eda", {"NumSelected": 1}, "NumSelected"),
+    ("eda", {"PopulationSize": 6, "NumSelected": 7}, "NumSelected"),
+    ("acs", {"GridResolution": 1}, "GridResolution"),
+    ("acs", {"Bias": 2}, "Bias"),
+    ("paes", {"NumGridDivisions": 9}, "NumGridDivisions"),  # 2 objectives: 2 ** 18 cells
+    ("paes", {"MaxArchiveSize": 0}, "MaxArchiveSize"),
+    ("nsga2", {"SbxDistributionIndex": -1}, "SbxDistributionIndex"),
+])
+def test_invalid_options_are_refused(name: str, options: dict[str, Any], field: str) -> None:
+    objectives = [Objective("a"), Objective("b", "Minimize")] if name in MULTI else [ACCURACY]
+    with pytest.raises(ValidationError) as info:
+        build(name, objectives=objectives, **options)
+    assert [e.path for e in info.value.errors] == [f"StrategyConfig.{field}"]
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in MULTI])
+def test_single_objective_strategies_refuse_two(name: str) -> None:
+    with pytest.raises(ValidationError, match="objective"):
+        build(name, objectives=[ACCURACY, Objective("b", "Minimize")])
