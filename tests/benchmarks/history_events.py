@@ -147,9 +147,10 @@ def main() -> None:
                       f"{r['generations']:>5}{r['events']:>8}{r['per_generation']:>9.1f}"
                       f"{r['map_bodies']:>9}{r['estimate']:>15}{r['payload']:>12}B")
         print(f"  EVENT_COSTS: {json.dumps(state_machine.EVENT_COSTS)}")
-        print(f"  Evaluate's estimate (byohpo.handlers): {handlers.GENERATION_EVENTS} per generation + "
-              f"{handlers.SUCCEEDED_JOB_EVENTS} per completed job + {handlers.FAILED_JOB_EVENTS} per other, "
-              f"{handlers.START_EVENTS} to start, {handlers.FINISH_EVENTS} to finish")
+        print("  Evaluate counts with the EVENT_COSTS the definition passes it; without them, "
+              f"{handlers.GENERATION_EVENTS} per generation + {handlers.SUCCEEDED_JOB_EVENTS} per completed "
+              f"job + {handlers.FAILED_JOB_EVENTS} per other, {handlers.START_EVENTS} to start, "
+              f"{handlers.FINISH_EVENTS} to finish")
         print()
         budget = 120
         print(f"A run of 5 generations of 3 jobs, BYOHPO_EVENT_BUDGET={budget}")
