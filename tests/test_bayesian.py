@@ -1,0 +1,202 @@
+"""The Bayesian-optimization strategy: determinism, legal and duplicate-free batches, exhaustion of a
+small discrete space, failed trials, and that the GP actually helps on a 2-d problem."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import ACCURACY, make_mixed_space, run_loop, synthetic_accuracy
+
+import byohpo
+from byohpo import Candidate, Objective, SearchExhausted, SearchSpace, Trial, ValidationError
+
+TINY_RANGES = {"IntegerParameterRanges": [{"Name": "depth", "MinValue": "1", "MaxValue": "3"}],
+               "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b"]}]}
+LOSS = Objective("loss", "Minimize")
+
+
+def bayes(space: SearchSpace, seed: int = 3, objectives: list[Objective] | None = None,
+          **options: Any) -> byohpo.Strategy:
+    return byohpo.make_strategy("bayesian", space, objectives or [ACCURACY], seed=seed, options=options)
+
+
+def keys(params: list[dict[str, Any]]) -> list[str]:
+    return [json.dumps(p, sort_keys=True) for p in params]
+
+
+def branin(params: dict[str, Any]) -> dict[str, float]:
+    x1, x2 = params["x1"], params["x2"]
+    value = (x2 - 5.1 / (4 * math.pi**2) * x1**2 + 5 / math.pi * x1 - 6) ** 2
+    return {"loss": value + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10}
+
+
+def branin_space() -> SearchSpace:
+    return SearchSpace.from_sagemaker({"ContinuousParameterRanges": [
+        {"Name": "x1", "MinValue": "-5", "MaxValue": "10"},
+        {"Name": "x2", "MinValue": "0", "MaxValue": "15"}]})
+
+
+# A history with a failed and a stopped trial, replayed in subprocesses for the determinism test.
+_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from conftest import ACCURACY, make_mixed_space, run_loop, synthetic_accuracy
+import byohpo
+turn = iter(range(10**6))
+def evaluate(params):
+    k = next(turn)
+    return None if k % 5 == 3 else ("Stopped", None) if k % 7 == 6 else synthetic_accuracy(params)
+strategy = byohpo.make_strategy("bayesian", make_mixed_space(), [ACCURACY], seed=11)
+history = run_loop(strategy, evaluate, generations=3, n=5)
+batch = strategy.propose(history, 5)
+print(json.dumps([[t.params, t.meta] for t in history] + [[c.params, c.meta] for c in batch], sort_keys=True))
+"""
+
+
+def test_proposals_are_identical_across_processes_and_hash_seeds() -> None:
+    outputs = []
+    for hash_seed in ("0", "987"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "OPENBLAS_NUM_THREADS": "1"}
+        done = subprocess.run([sys.executable, "-c", _SCRIPT, os.path.dirname(__file__)], env=env,
+                              capture_output=True, text=True, timeout=120, check=True)
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert len(json.loads(outputs[0])) == 20  # 3 generations of 5 and the batch after them
+
+
+def test_propose_is_a_pure_function_of_its_inputs_including_a_json_round_trip() -> None:
+    strategy = bayes(make_mixed_space())
+    history = run_loop(strategy, synthetic_accuracy, generations=3, n=4)
+    again = [Trial(**json.loads(json.dumps(t.__dict__))) for t in history]
+    first = strategy.propose(history, 4)
+    assert bayes(make_mixed_space()).propose(again, 4) == first
+    assert bayes(make_mixed_space(), seed=4).propose(history, 4) != first
+
+
+def test_mixed_space_gives_legal_values_and_json_meta() -> None:
+    space = make_mixed_space()
+    history = run_loop(bayes(space), synthetic_accuracy, generations=5, n=4)  # validates every candidate
+    assert len(history) == 20
+    assert {t.meta["source"] for t in history} == {"design", "gp"}
+    for t in history:
+        assert isinstance(t.params["num_epoch"], int) and isinstance(t.params["num_layers"], int)
+        assert t.params["activation"] in ("relu", "tanh", "sigmoid")
+        assert isinstance(t.params["learning_rate"], float)
+    assert len(set(keys([t.params for t in history]))) == len(history)
+
+
+def test_all_failed_history_still_proposes_legal_new_points() -> None:
+    space = make_mixed_space()
+    history = run_loop(bayes(space), lambda params: None, generations=3, n=4)
+    assert len(history) == 12 and all(t.status == "Failed" for t in history)
+    batch = bayes(space).propose(history, 4)
+    assert len(batch) == 4
+    for c in batch:
+        space.validate_params(c.params)
+    assert not set(keys([c.params for c in batch])) & set(keys([t.params for t in history]))
+
+
+def test_failed_points_are_left_out_of_the_fit_but_never_proposed_again() -> None:
+    space = SearchSpace.from_sagemaker({"IntegerParameterRanges": [
+        {"Name": "a", "MinValue": "0", "MaxValue": "4"}, {"Name": "b", "MinValue": "0", "MaxValue": "4"}]})
+
+    def evaluate(params: dict[str, Any]) -> dict[str, float] | None:  # the best region always fails
+        if params["a"] >= 3:
+            return None
+        return {"validation:accuracy": params["a"] + 0.1 * params["b"]}
+
+    history = run_loop(bayes(space, seed=5), evaluate, generations=20, n=3)
+    assert len(history) == 25  # the whole 5 x 5 space, each point once, then SearchExhausted
+    assert len(set(keys([t.params for t in history]))) == 25
+
+
+def test_tiny_space_batches_shrink_then_search_is_exhausted() -> None:
+    space = SearchSpace.from_sagemaker(TINY_RANGES)
+    strategy = bayes(space, objectives=[LOSS])
+
+    def loss(params: dict[str, Any]) -> dict[str, float]:
+        return {"loss": params["depth"] + (params["kind"] == "a")}
+
+    history: list[Trial] = []
+    sizes = []
+    while True:
+        try:
+            batch = strategy.propose(history, 4)
+        except SearchExhausted as exc:
+            assert "6 points" in str(exc)
+            break
+        sizes.append(len(batch))
+        history += [Trial.from_candidate(c, "Completed", loss(c.params))
+                    for c in batch]
+    assert sizes == [4, 2]
+    assert sorted(keys([t.params for t in history])) == sorted(keys(list(space.grid(3))))
+
+
+def test_batches_are_duplicate_free_on_a_large_integer_space_with_a_plateau() -> None:
+    space = SearchSpace.from_sagemaker({
+        "IntegerParameterRanges": [{"Name": "a", "MinValue": "0", "MaxValue": "99"},
+                                   {"Name": "b", "MinValue": "0", "MaxValue": "99"}],
+        "CategoricalParameterRanges": [{"Name": "c", "Values": ["x", "y"]}]})
+
+    def plateau(params: dict[str, Any]) -> dict[str, float]:  # pulls every batch to one corner
+        return {"loss": max(params["a"], 90) + max(params["b"], 90) + (params["c"] == "y")}
+
+    history = run_loop(bayes(space, objectives=[LOSS]), plateau, generations=8, n=6)
+    assert len(history) == 48
+    assert len(set(keys([t.params for t in history]))) == 48
+
+
+def test_a_mixed_batch_of_design_and_gp_points() -> None:
+    space = make_mixed_space()  # 7 dimensions: the initial design has 8 points
+    strategy = bayes(space)
+    first = strategy.propose([], 6)
+    history = [Trial.from_candidate(c, "Completed", synthetic_accuracy(c.params)) for c in first]
+    second = strategy.propose(history, 6)
+    assert [c.meta["source"] for c in second] == ["design"] * 2 + ["gp"] * 4
+    assert [c.meta["index"] for c in second] == list(range(6, 12))
+    assert bayes(space, n_initial=12).propose(history, 6)[-1].meta["source"] == "design"
+
+
+def test_beats_random_search_on_branin_with_a_small_budget() -> None:
+    finals: dict[str, list[float]] = {"bayesian": [], "random": []}
+    for name in finals:
+        for seed in range(3):
+            strategy = byohpo.make_strategy(name, branin_space(), [LOSS], seed=seed)
+            history = run_loop(strategy, branin, generations=5, n=6)
+            finals[name].append(min(t.values["loss"] for t in history))
+    # The optimum is 0.398; random search's median after 30 evaluations is about 1.5.
+    assert statistics.median(finals["bayesian"]) < 0.5 < statistics.median(finals["random"])
+
+
+def test_options_are_validated_and_multi_objective_is_refused() -> None:
+    space = branin_space()
+    with pytest.raises(ValidationError, match=r"StrategyConfig\.NInitial"):
+        bayes(space, n_initial=0)
+    assert bayes(space, NInitial=3).n_initial == 3
+    with pytest.raises(ValidationError, match="Objectives"):
+        bayes(space, objectives=[LOSS, ACCURACY])
+
+
+def test_candidates_are_plain_json() -> None:
+    batch = bayes(make_mixed_space()).propose([], 3)
+    assert all(isinstance(c, Candidate) for c in batch)
+    assert json.loads(json.dumps([c.meta for c in batch])) == [c.meta for c in batch]
+
+
+def test_snapping_matches_the_space_decoding() -> None:
+    """The acquisition is evaluated at the snapped point: it must be where the candidate decodes to."""
+    space = make_mixed_space()
+    encoding = bayes(space).encoding
+    u = np.random.default_rng(0).random((500, space.dims))
+    u[:5] = np.array([[0.0], [1.0], [0.5], [1 - 1e-12], [1e-12]])  # edges and middle of every axis
+    snapped = encoding.snap(u)
+    assert np.allclose(snapped, [space.encode(space.decode(x)) for x in u], atol=1e-9)
+    assert [space.decode(x) for x in snapped] == [space.decode(x) for x in u]
