@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from byohpo.request import SCHEMA_FILE, build_schema
+from byohpo.schema.build import SCHEMA_FILE, build_schema
 
 SCHEMA_PATH = Path(__file__).with_name(SCHEMA_FILE)
 
