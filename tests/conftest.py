@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,3 +141,36 @@ def evaluate() -> Callable[[dict[str, Any]], dict[str, float]]:
 @pytest.fixture
 def evaluate_two() -> Callable[[dict[str, Any]], dict[str, float]]:
     return synthetic_two_objectives
+
+
+# -- processes: what the local engine and runner tests watch -------------------------------------
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper that may never come in a container is dead)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def group_alive(pgid: int) -> bool:
+    """Does any process of the group still run?"""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                return True
+    return False
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False

@@ -19,17 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_engine import (
-    CTL_ENV,
-    METRIC,
-    Ctl,
-    accuracy,
-    alive,
-    group_alive,
-    make_request,
-    wait_for,
-    write_train,
-)
+from conftest import alive, group_alive, wait_for
+from test_engine import CTL_ENV, METRIC, Ctl, accuracy, make_request, write_train
 
 from byohpo.cli import main
 from byohpo.store import RunNotFoundError, SQLiteStore, TrialRecord

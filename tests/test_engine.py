@@ -18,13 +18,13 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import alive, group_alive
 
 from byohpo.local.engine import LocalEngine
 from byohpo.local.progress import ConsoleReporter
@@ -147,37 +147,6 @@ class Ctl:
         times = self.path / "times"
         lines = times.read_text().splitlines() if times.exists() else []
         return [(float(start), float(end)) for _, start, end in (line.split() for line in lines)]
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie waiting for a reaper that may never come in a container is dead)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def group_alive(pgid: int) -> bool:
-    """Does any process of the group still run?"""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-                return True
-    return False
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import alive, wait_for
 
 from byohpo.jobs import LocalJobResult, LocalTrainingJob, run_local_training
 
@@ -25,24 +26,6 @@ def script(tmp_path: Path, body: str, name: str = "train.py") -> Path:
     path.parent.mkdir(exist_ok=True)
     path.write_text(textwrap.dedent(body))
     return path
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie waiting for a reaper that may never come in a container is dead)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 SPAWNS_GRANDCHILD = """
@@ -260,7 +243,7 @@ def test_callback_error_does_not_leave_the_process_running(tmp_path: Path) -> No
 
     with pytest.raises(RuntimeError, match="progress display broke"):
         run_local_training(entry, HPS, tmp_path / "t", metric_definitions=[ACC], on_line=explode)
-    assert wait_for(lambda: (tmp_path / "t" / "output" / "data" / "pids").exists())
+    assert wait_for(lambda: (tmp_path / "t" / "output" / "data" / "pids").exists(), 10.0)
     assert wait_for(lambda: not any(alive(pid) for pid in pids(tmp_path / "t")), 2.0)
 
 
