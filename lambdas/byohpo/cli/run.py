@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from byohpo.cli import _common
+from byohpo.cli._common import add_store_option
 from byohpo.cli.leaderboard import print_leaderboard
 from byohpo.cli.validate import report_invalid
 from byohpo.errors import ValidationError
-from byohpo.local import DEFAULT_HOME, STORE_ENV, default_store_path
 from byohpo.local.engine import LocalEngine, RunInterrupted
 from byohpo.local.progress import ConsoleReporter
 from byohpo.request import check_local, load_request
@@ -27,8 +28,7 @@ def register(subparsers: Any) -> None:
                     "like SageMaker script mode starts TrainingJobDefinition.Local.EntryPoint. A run whose "
                     "name exists in the store is resumed: completed trials are kept, interrupted ones rerun.")
     parser.add_argument("request", metavar="REQUEST.json", help="the tuning request file")
-    parser.add_argument("--store", metavar="PATH", type=Path, default=None,
-                        help=f"the SQLite store (default: ${STORE_ENV} or {DEFAULT_HOME / 'byohpo.sqlite'})")
+    add_store_option(parser)
     parser.add_argument("--runs-dir", metavar="DIR", type=Path, default=None,
                         help="where trial folders go (default: the store's folder)")
     parser.add_argument("--base-dir", metavar="DIR", type=Path, default=Path("."),
@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store_path = args.store or default_store_path()
+    store_path = _common.store_path(args.store)
     # Everything is checked before the store file or any trial folder exists.
     try:
         request = load_request(args.request)
