@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -112,7 +113,7 @@ class SQLiteStore(Store):
         self._db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None,
                                    check_same_thread=False)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._use_wal(timeout)
             # FULL syncs the WAL on every commit: a commit the caller saw survives a power cut too,
             # and writes are few (one per generation or trial event).
             self._db.execute("PRAGMA synchronous=FULL")
@@ -121,6 +122,22 @@ class SQLiteStore(Store):
         except BaseException:
             self._db.close()
             raise
+
+    def _use_wal(self, timeout: float) -> None:
+        """Switch the file to WAL. Changing the journal mode takes an exclusive lock for which SQLite
+        does not always call its busy handler: processes opening a new file together got ``database is
+        locked`` at once (1 of 4 in a CI run), so wait for it here, within the same ``timeout``."""
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
     def _migrate(self) -> None:
         """Create the schema in a new file; refuse a file written by a newer byohpo."""
