@@ -9,6 +9,7 @@ import io
 import itertools
 import json
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,19 @@ def test_unknown_run_without_a_store_creates_none(tmp_path, capsys):
     assert not store.exists()
 
 
+def test_without_matplotlib_the_table_works_and_the_plot_names_the_extra(runs_store, tmp_path, capsys,
+                                                                         monkeypatch):
+    # None in sys.modules makes the import fail, as when the `local` extra is not installed.
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)
+    code, out, _ = run_cli(["compare", "single", PARETO, "--store", str(runs_store)], capsys)
+    assert code == 0 and out.startswith("2 runs compared")
+    code, out, err = run_cli(["compare", "single", PARETO, "--store", str(runs_store),
+                              "-o", str(tmp_path / "c.png")], capsys)
+    assert code == 1 and out == ""  # refused before anything is printed
+    assert err.strip() == "byohpo compare: plotting needs matplotlib: pip install 'byohpo[local]'"
+
+
 # -- several objectives -----------------------------------------------------------------------------
 
 def test_multi_objective_runs_compare_pareto_fronts(runs_store, tmp_path, capsys):
@@ -270,12 +284,15 @@ def test_a_multi_objective_run_beside_single_ones_is_compared_on_the_first(runs_
     code, out, _ = run_cli(["compare", "single", PARETO, "--store", str(runs_store)], capsys)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].startswith("2 runs compared on maximize validation:accuracy")
-    assert "hypervolume" not in lines[1]
+    # single spent 1 job, digits-pareto 8: "best at 1" compares them at an equal budget.
+    assert lines[0] == ("2 runs compared on maximize validation:accuracy; best at 1: each run's best "
+                        "within its first 1 job")
+    assert "best at 1" in lines[1] and "hypervolume" not in lines[1]
     assert lines[-1] == (f"note: {PARETO} is multi-objective (maximize validation:accuracy, minimize "
                          "train:seconds): compared on validation:accuracy alone")
     rows = {line.split()[1]: line.split() for line in lines[2:4]}
     assert rows[PARETO][5] == "0.99" and rows["single"][5] == "0.975"  # 0.99 has no time: still its best
+    assert rows[PARETO][8] == "0.95" and rows["single"][8] == "0.975"  # best at 1
     assert rows[PARETO][0] == "1" and rows["single"][0] == "2"
 
 

@@ -16,6 +16,8 @@ What is compared:
   up to and including its best one.
 * ``best at K``: each run's best within its first K jobs, K being the fewest jobs any of the runs
   spent: the comparison at an equal budget when runs stopped at different points.
+* Rank 1 is the best: by best value, equal values by fewer jobs to reach it; runs compared by fronts
+  by hypervolume. Equal keys share a rank; a run with no value has none.
 * Hypervolume: the share of a box that a run's front dominates; the box spans, per objective, from
   the worst value on any of the compared fronts pushed out by a tenth of that objective's range, to
   the best value on any of them. In [0, 1], larger is better, and meaningful only among the runs
@@ -29,7 +31,7 @@ import io
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -113,7 +115,7 @@ class Comparison:
     notes: tuple[str, ...] = ()
     reference: dict[str, float] | None = None
     ideal: dict[str, float] | None = None
-    param_names: tuple[str, ...] = field(default=())
+    param_names: tuple[str, ...] = ()
 
     @property
     def objective(self) -> Objective:
@@ -164,7 +166,7 @@ class Comparison:
         ``best at K`` is shown only when some run spent more than K jobs (else it is ``best``)."""
         objective = self.objective
         k = self.common_jobs
-        at_k = any(run.jobs > k for run in self.runs)
+        at_k = k > 0 and any(run.jobs > k for run in self.runs)
         header = ["rank", "run", "strategy", "status", "jobs", "best", "best trial", "at job"]
         right = [True, False, False, False, True, True, False, True]
         if at_k:
@@ -191,7 +193,8 @@ class Comparison:
                     "-" if run.elapsed_seconds is None else f"{run.elapsed_seconds:.1f}"]
             rows.append(row)
         lines = [f"{len(self.runs)} runs compared on {_describe(self.objectives)}"
-                 + (f"; best at {k}: each run's best within its first {k} jobs" if at_k else ""),
+                 + (f"; best at {k}: each run's best within its first {k} job{'s' * (k != 1)}"
+                    if at_k else ""),
                  align(header, rows, right)]
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
