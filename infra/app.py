@@ -4,10 +4,12 @@
 
 * ``stack_name``: default ``Byohpo`` (``byohpo start --stack`` finds it by this name);
 * ``sagemaker_role_arns``: comma-separated roles the state machine may pass to SageMaker besides the
-  stack's own (training jobs that read your data with your roles);
+  stack's own (training jobs that read your data with your roles): full role ARNs, no wildcard;
 * ``schedule`` and ``schedule_request``: an EventBridge Scheduler expression and the request file it
   starts, e.g. ``-c schedule="rate(1 day)" -c schedule_request=examples/digits/ga.json``;
 * ``event_budget``: history events per execution before it continues as a new one (default 20000);
+* ``log_execution_data=true``: log each state's input and output, not only the events (off by default:
+  they hold every request's training ``Environment``);
 * ``acknowledge_findings=false``: synthesize with every cdk-nag finding unacknowledged, to review them.
 """
 
@@ -45,8 +47,21 @@ def settings_from_context(app: cdk.App) -> StackSettings:
         sagemaker_role_arns=tuple(r.strip() for r in roles if r.strip()),
         schedule=get("schedule") or None,
         schedule_request=Path(request) if request else None,
-        acknowledge_findings=str(get("acknowledge_findings")).lower() != "false",
+        log_execution_data=flag(get("log_execution_data"), "log_execution_data", default=False),
+        acknowledge_findings=flag(get("acknowledge_findings"), "acknowledge_findings", default=True),
         **({"event_budget": int(budget)} if budget not in (None, "") else {}))
+
+
+def flag(value: Any, key: str, *, default: bool) -> bool:
+    """A yes/no context value: ``true``/``false`` on the command line, a JSON boolean in cdk.json."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise ValueError(f"{key}: {value!r} is neither true nor false")
+    return text == "true"
 
 
 def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = None,

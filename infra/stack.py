@@ -6,16 +6,21 @@ machine that drives them through SageMaker training jobs::
                                                                            ├ finish: Finalize
                                                                            └ continue as a new execution
 
-Every permission is a grant or a statement naming its actions; the few resources that cannot be named
-at deploy time (training jobs, executions, object keys) are wildcards below a fixed prefix, each
-acknowledged for cdk-nag with its reason where it is made.
+Every permission names its actions and resources. Each Lambda is granted exactly the calls its handler
+makes (:data:`LAMBDA_CALLS`; ``tests/test_lambda_permissions.py`` records them under moto and fails on
+any difference). The resources that cannot be named at deploy time (training jobs, executions, object
+keys) are wildcards below a fixed prefix, each acknowledged for cdk-nag on the one policy that holds it,
+with its reason; a wildcard added anywhere else is an unacknowledged finding and fails the synth. The
+stack's training jobs carry the tag ``byohpo:stack`` (:data:`STACK_TAG`) = the stack's name: only
+jobs that carry it may be created, stopped or tagged by this stack.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +58,17 @@ REQUESTS_PREFIX = "requests/"  # execution inputs too large to pass inline; read
 RESULTS_PREFIX = "runs/"  # leaderboard.csv and summary.json of each run; written by Finalize
 DATA_PREFIX = "data/"  # training data of your own; read by the stack's SageMaker role
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
-TRAINING_JOBS_REASON = "Training job names are made per trial at run time (<run>-g<generation>-t<index>)."
+TRAINING_JOBS_REASON = "Training job names are made per trial at run time: no job can be named here."
+
+#: The tag on every training job the state machine creates, its value the stack's name, which the
+#: Lambdas read from :data:`STACK_ENV`. The state machine may create only jobs carrying it, and it and
+#: Finalize may stop or tag only jobs carrying it: one stack cannot stop or tag another's jobs.
+STACK_TAG = "byohpo:stack"
+STACK_ENV = "BYOHPO_STACK"
+#: On Start: the roles (comma-separated ARNs) the state machine may pass to SageMaker, so that Start
+#: can refuse a request whose RoleArn no training job could use.
+PASSABLE_ROLES_ENV = "BYOHPO_PASSABLE_ROLES"
+ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]+")
 
 #: name -> (handler module, memory MB, timeout s). Propose gets the most CPU (Lambda's CPU share grows
 #: with memory): Bayesian optimization and inspyred's replay compute there.
@@ -64,17 +79,62 @@ FUNCTIONS: dict[str, tuple[str, int, int]] = {
     "Finalize": ("finalize", 512, 120),
 }
 
+#: Every AWS call each Lambda's handler makes, as IAM actions by the resource they act on (see
+#: :meth:`ByohpoStack.loop_resources`): all each Lambda may do besides writing its own log group.
+#: The store's calls are GetItem, Query, PutItem, UpdateItem and TransactWriteItems, whose Put and
+#: Update items are authorized as PutItem and UpdateItem ("Permissions for Put, Update, Delete, and Get
+#: actions are governed by the permissions used for the underlying PutItem, UpdateItem, DeleteItem, and
+#: GetItem operations", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+#: transaction-apis-iam.html). ``tests/test_lambda_permissions.py`` records every call the handlers
+#: make under moto: a call missing here, or an action here no handler calls, fails it.
+LAMBDA_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
+    "Start": {
+        # read the run, create it, claim it; a warm start's imported trials go in one transaction
+        "table": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+        "requests": ("s3:GetObject",),  # {"RequestS3Uri": ...}
+        "executions": ("states:DescribeExecution",),  # has the execution holding the run ended?
+        "training_jobs": ("sagemaker:DescribeTrainingJob",),  # the jobs an interrupted execution left
+        "training_logs": ("logs:DescribeLogStreams", "logs:GetLogEvents"),  # ... and their metrics
+        "tuning_jobs": ("sagemaker:DescribeHyperParameterTuningJob",  # warm-start parents run by AMT
+                        "sagemaker:ListTrainingJobsForHyperParameterTuningJob"),
+    },
+    "Propose": {
+        # the run and its trials; a generation's trials (Put) and the version bump (Update), in
+        # transactions
+        "table": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+    },
+    "Evaluate": {
+        "table": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"),  # record each outcome
+        "training_jobs": ("sagemaker:DescribeTrainingJob",),  # a job the Map has no result for
+        "training_logs": ("logs:DescribeLogStreams", "logs:GetLogEvents"),  # metrics the job did not report
+    },
+    "Finalize": {
+        "table": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"),  # end the run and its trials
+        "own_training_jobs": ("sagemaker:StopTrainingJob",),  # jobs still running when the run ends
+        "results": ("s3:PutObject",),  # runs/<name>/leaderboard.csv and summary.json
+    },
+}
+
+#: The actions Step Functions' CloudWatch Logs delivery needs, none of which takes a resource ARN
+#: (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html); CDK grants the same.
+LOG_DELIVERY_ACTIONS = ("logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+                        "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+                        "logs:DescribeResourcePolicies", "logs:DescribeLogGroups")
+
 
 @dataclass(frozen=True)
 class StackSettings:
     """What ``cdk -c key=value`` may change (see ``infra/app.py``).
 
     Args:
-        sagemaker_role_arns: more roles the state machine may pass to SageMaker, besides the stack's.
+        sagemaker_role_arns: more roles the state machine may pass to SageMaker, besides the stack's:
+            full IAM role ARNs, never a wildcard.
         schedule: an EventBridge Scheduler expression (``rate(1 day)``, ``cron(0 6 * * ? *)``) that
             starts ``schedule_request``.
         schedule_request: the tuning request file the schedule starts.
         event_budget: history events one execution may use before it continues as a new one.
+        log_execution_data: log every state's input and output (each trial's training job parameters,
+            ``Environment`` included) to the state machine's log group, not only the events.
         acknowledge_findings: False leaves every cdk-nag finding unacknowledged, to review them all.
     """
 
@@ -82,12 +142,32 @@ class StackSettings:
     schedule: str | None = None
     schedule_request: Path | None = None
     event_budget: int = DEFAULT_EVENT_BUDGET
+    log_execution_data: bool = False
     acknowledge_findings: bool = True
 
     def __post_init__(self) -> None:
         if bool(self.schedule) != bool(self.schedule_request):
             raise ValueError("schedule and schedule_request go together: "
                              '-c schedule="rate(1 day)" -c schedule_request=examples/digits/ga.json')
+        for i, arn in enumerate(self.sagemaker_role_arns):
+            field = f"sagemaker_role_arns[{i}]"
+            if "*" in arn or "?" in arn:
+                raise ValueError(f"{field}: {arn!r} is a wildcard: name each role the state machine may "
+                                 "pass to SageMaker by its full ARN (arn:aws:iam::<account>:role/<name>); "
+                                 "a wildcard would let whoever starts an execution give a job any role")
+            if not ROLE_ARN.fullmatch(arn):
+                raise ValueError(f"{field}: {arn!r} is not an IAM role ARN "
+                                 "(arn:aws:iam::<account>:role/<name>)")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a statement acts on: its resources, the condition on them, and why a resource that is a
+    wildcard below a prefix cannot be named (the reason its cdk-nag finding is acknowledged with)."""
+
+    arns: tuple[str, ...]
+    why: str = ""
+    conditions: Mapping[str, Any] | None = None
 
 
 class ByohpoStack(cdk.Stack):
@@ -98,7 +178,8 @@ class ByohpoStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         settings = settings or StackSettings()
         self.settings = settings
-        #: (construct path, rule, reason) of every cdk-nag finding acknowledged, in order.
+        #: (construct path, rule, reason) of every cdk-nag finding acknowledged, in order: each on the
+        #: one CloudFormation resource it is found on.
         self.acknowledgments: list[tuple[str, str, str]] = []
         self.state_machine_name = _name(self.stack_name, "-tuning", 80)
 
@@ -115,6 +196,7 @@ class ByohpoStack(cdk.Stack):
         # The tuning loop: four Lambdas sharing one asset, and the state machine that calls them.
         code = bundling.lambda_code()
         self.functions = {name: self.loop_function(name, code, settings.event_budget) for name in FUNCTIONS}
+        self.functions["Start"].add_environment(PASSABLE_ROLES_ENV, ",".join(passable_roles))
         self.grant_loop_permissions()
         self.state_machine = self.tuning_state_machine(passable_roles)
 
@@ -122,6 +204,7 @@ class ByohpoStack(cdk.Stack):
         self.example_input = self.digits_example()
         if settings.schedule and settings.schedule_request:
             self.schedule = self.scheduled_run(settings.schedule, settings.schedule_request)
+        self.acknowledge_bucket_deployment()
 
         for name, value, description in (
             ("StateMachineArn", self.state_machine.state_machine_arn, "Start executions here"),
@@ -165,7 +248,7 @@ class ByohpoStack(cdk.Stack):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=cdk.RemovalPolicy.RETAIN)
-        _acknowledge(bucket, "AwsSolutions-S1",
+        _acknowledge(bucket.node.default_child, "AwsSolutions-S1",
                      "Server access logs need a second bucket per deployment; only this stack's roles can "
                      "reach this one (no public access, TLS only). Turn on CloudTrail S3 data events if "
                      "your audit policy asks for object-level logs.")
@@ -178,43 +261,48 @@ class ByohpoStack(cdk.Stack):
         role = iam.Role(self, "SageMakerExecutionRole",
                         assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
                         description="byohpo training jobs: the example's source, data/ and training-output/")
-        statements = [
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[
-                self.bucket.arn_for_objects(f"{example.PREFIX}*"),
-                self.bucket.arn_for_objects(f"{DATA_PREFIX}*")]),
-            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn]),
-            iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                                resources=[self.bucket.arn_for_objects(f"{example.OUTPUT_PREFIX}*")]),
-            iam.PolicyStatement(actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                                         "logs:DescribeLogStreams"], resources=[self.training_logs_arn()]),
+        bucket = self.bucket
+        self.allow(role, ["s3:GetObject"], Target(
+            (bucket.arn_for_objects(f"{example.PREFIX}*"),),
+            "The example's source tarball: SageMaker downloads the sourcedir from this prefix."))
+        self.allow(role, ["s3:GetObject"], Target(
+            (bucket.arn_for_objects(f"{DATA_PREFIX}*"),),
+            "Training data you upload for jobs run with this role; keys are yours to choose."))
+        self.allow(role, ["s3:ListBucket"], Target((bucket.bucket_arn,)))
+        self.allow(role, ["s3:PutObject", "s3:AbortMultipartUpload"], Target(
+            (bucket.arn_for_objects(f"{example.OUTPUT_PREFIX}*"),),
+            "SageMaker writes each job's model under <S3OutputPath>/<job name>/, named per trial."))
+        self.allow(role, ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                          "logs:DescribeLogStreams"], self.training_logs())
+        self.allow(role, ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                          "ecr:GetDownloadUrlForLayer"],
+                   Target((self.format_arn(service="ecr", account=self.image_account, resource="repository",
+                                           resource_name=example.SKLEARN_REPOSITORY),)))
+        # Two actions that take no resource ARN, in a policy of their own: Resource "*" is acknowledged
+        # on that policy alone, so a "*" added to any other statement still fails the synth.
+        unscoped = iam.Policy(self, "SageMakerActionsWithoutResources", roles=[role], statements=[
             iam.PolicyStatement(actions=["cloudwatch:PutMetricData"], resources=["*"], conditions={
                 "StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}}),
-            iam.PolicyStatement(actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                                         "ecr:GetDownloadUrlForLayer"],
-                                resources=[self.format_arn(
-                                    service="ecr", account=self.image_account, resource="repository",
-                                    resource_name=example.SKLEARN_REPOSITORY)]),
-            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-        ]
-        for statement in statements:
-            role.add_to_policy(statement)
-        _acknowledge(role, f"AwsSolutions-IAM5[Resource::<{self._id(self.bucket)}.Arn>/{example.PREFIX}*]",
-                     "The example's source tarball: SageMaker downloads the sourcedir from this prefix.")
-        _acknowledge(role, f"AwsSolutions-IAM5[Resource::<{self._id(self.bucket)}.Arn>/{DATA_PREFIX}*]",
-                     "Training data you upload for jobs run with this role; keys are yours to choose.")
-        _acknowledge(role, f"AwsSolutions-IAM5[Resource::<{self._id(self.bucket)}.Arn>/"
-                           f"{example.OUTPUT_PREFIX}*]",
-                     "SageMaker writes each job's model under <S3OutputPath>/<job name>/, named per trial.")
-        _acknowledge(role, f"AwsSolutions-IAM5[Resource::{self._arn_finding(self.training_logs_arn())}]",
-                     "SageMaker writes one log stream per job instance into /aws/sagemaker/TrainingJobs.")
-        _acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
+            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])])
+        _acknowledge(unscoped.node.default_child, "AwsSolutions-IAM5[Resource::*]",
                      "cloudwatch:PutMetricData and ecr:GetAuthorizationToken support no resource-level "
                      "permissions; PutMetricData is held to the /aws/sagemaker/TrainingJobs namespace.")
         return role
 
-    def training_logs_arn(self) -> str:
-        return self.format_arn(service="logs", resource="log-group", resource_name=f"{TRAINING_LOG_GROUP}:*",
-                               arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+    def training_logs(self) -> Target:
+        return Target((self.format_arn(service="logs", resource="log-group",
+                                       resource_name=f"{TRAINING_LOG_GROUP}:*",
+                                       arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME),),
+                      "SageMaker writes one log stream per training job instance into "
+                      "/aws/sagemaker/TrainingJobs.")
+
+    def training_jobs(self, conditions: Mapping[str, Any] | None = None) -> Target:
+        return Target((self.format_arn(service="sagemaker", resource="training-job", resource_name="*"),),
+                      TRAINING_JOBS_REASON, conditions)
+
+    def own_training_jobs(self) -> Target:
+        """Training jobs this stack created: the tag is on the job (``aws:ResourceTag``)."""
+        return self.training_jobs({"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": self.stack_name}})
 
     # -- the tuning loop ------------------------------------------------------------------------
     def loop_function(self, name: str, code: lambda_.Code, event_budget: int) -> lambda_.Function:
@@ -231,109 +319,136 @@ class ByohpoStack(cdk.Stack):
             timeout=cdk.Duration.seconds(timeout), role=role, log_group=log_group,
             description=f"byohpo {name}: see byohpo.handlers.{module}",
             environment={"BYOHPO_TABLE": self.table.table_name, "BYOHPO_BUCKET": self.bucket.bucket_name,
-                         "BYOHPO_RESULTS_PREFIX": RESULTS_PREFIX, "BYOHPO_EVENT_BUDGET": str(event_budget)})
-        _acknowledge(function, "AwsSolutions-L1",
+                         "BYOHPO_RESULTS_PREFIX": RESULTS_PREFIX, "BYOHPO_EVENT_BUDGET": str(event_budget),
+                         STACK_ENV: self.stack_name})
+        _acknowledge(function.node.default_child, "AwsSolutions-L1",
                      f"{bundling.RUNTIME.name} is the newest Python the bundled asset is tested on (numpy "
                      "and scipy wheels are chosen for it); raising it is one constant in infra/bundling.py.")
         return function
 
+    def loop_resources(self) -> dict[str, Target]:
+        """What the Lambdas' calls act on, by the names :data:`LAMBDA_CALLS` uses."""
+        bucket = self.bucket
+        return {
+            "table": Target((self.table.table_arn,)),  # the table only: no handler reads the runs index
+            "requests": Target((bucket.arn_for_objects(f"{REQUESTS_PREFIX}*"),),
+                               "Requests are stored per run in requests/."),
+            "results": Target((bucket.arn_for_objects(f"{RESULTS_PREFIX}*"),),
+                              "Results are written per run to runs/<name>/."),
+            "executions": Target((self.format_arn(service="states", resource="execution",
+                                                  resource_name=f"{self.state_machine_name}:*",
+                                                  arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME),),
+                                 "Execution names are chosen per run; these are this state machine's "
+                                 "executions only."),
+            "training_jobs": self.training_jobs(),
+            "own_training_jobs": self.own_training_jobs(),
+            "tuning_jobs": Target((self.format_arn(service="sagemaker", resource="hyper-parameter-tuning-job",
+                                                   resource_name="*"),),
+                                  "Warm-start parents are any tuning job the request names."),
+            "training_logs": self.training_logs(),
+        }
+
     def grant_loop_permissions(self) -> None:
-        start, evaluate, finalize = (self.functions[n] for n in ("Start", "Evaluate", "Finalize"))
-        for function in self.functions.values():
-            self.table.grant_read_write_data(function)
-            _acknowledge(function.role, f"AwsSolutions-IAM5[Resource::<{self._id(self.table)}.Arn>/index/*]",
-                         "CDK's table grant covers the table's indexes: the store lists runs from its "
-                         "sparse 'runs' index.")
-        training_jobs = self.format_arn(service="sagemaker", resource="training-job", resource_name="*")
-        tuning_jobs = self.format_arn(service="sagemaker", resource="hyper-parameter-tuning-job",
-                                      resource_name="*")
-        executions = self.format_arn(service="states", resource="execution",
-                                     resource_name=f"{self.state_machine_name}:*",
-                                     arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
-        grants: dict[lambda_.Function, list[iam.PolicyStatement]] = {
-            # Start: a large request from requests/; the holder execution's status; the jobs an
-            # interrupted execution left; warm-start parents that are SageMaker tuning jobs.
-            start: [iam.PolicyStatement(actions=["s3:GetObject"],
-                                        resources=[self.bucket.arn_for_objects(f"{REQUESTS_PREFIX}*")]),
-                    iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions]),
-                    iam.PolicyStatement(actions=["sagemaker:DescribeTrainingJob"], resources=[training_jobs]),
-                    iam.PolicyStatement(actions=["sagemaker:DescribeHyperParameterTuningJob",
-                                                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob"],
-                                        resources=[tuning_jobs])],
-            # Evaluate: each job's outcome, and metrics from its logs when SageMaker has none.
-            evaluate: [iam.PolicyStatement(actions=["sagemaker:DescribeTrainingJob"],
-                                           resources=[training_jobs])],
-            # Finalize: stop jobs still running when a run ends; write its leaderboard and summary.
-            finalize: [iam.PolicyStatement(actions=["sagemaker:StopTrainingJob"], resources=[training_jobs]),
-                       iam.PolicyStatement(actions=["s3:PutObject"],
-                                           resources=[self.bucket.arn_for_objects(f"{RESULTS_PREFIX}*")])],
-        }
-        read_logs = iam.PolicyStatement(actions=["logs:DescribeLogStreams", "logs:GetLogEvents"],
-                                        resources=[self.training_logs_arn()])
-        for function in (start, evaluate):
-            grants[function].append(read_logs)
-        reasons = {
-            training_jobs: TRAINING_JOBS_REASON,
-            tuning_jobs: "Warm-start parents are any tuning job the request names.",
-            executions: "Execution names are chosen per run; these are this state machine's executions only.",
-            self.training_logs_arn(): "SageMaker writes one log stream per training job instance.",
-            self.bucket.arn_for_objects(f"{REQUESTS_PREFIX}*"): "Requests are stored per run in requests/.",
-            self.bucket.arn_for_objects(f"{RESULTS_PREFIX}*"): "Results are written per run to runs/<name>/.",
-        }
-        for function, statements in grants.items():
-            for statement in statements:
-                function.add_to_role_policy(statement)
-                for resource in statement.resources:
-                    _acknowledge(function.role, f"AwsSolutions-IAM5[Resource::{self._arn_finding(resource)}]",
-                                 reasons[resource])
+        resources = self.loop_resources()
+        for name, calls in LAMBDA_CALLS.items():
+            for kind, actions in calls.items():
+                self.allow(self.functions[name].role, actions, resources[kind])  # type: ignore[arg-type]
 
     def tuning_state_machine(self, passable_roles: Sequence[str]) -> sfn.StateMachine:
-        """The loop of the module docstring, as ``state_machine/`` builds it, logged in full. The
-        Lambda ARNs are DefinitionSubstitutions: the definition stays one plain string."""
+        """The loop of the module docstring, as ``state_machine/`` builds it. The Lambda ARNs are
+        DefinitionSubstitutions: the definition stays one plain string."""
         definition = build_definition(
             start_fn="${StartFunctionArn}", propose_fn="${ProposeFunctionArn}",
             evaluate_fn="${EvaluateFunctionArn}", finalize_fn="${FinalizeFunctionArn}")
-        log_group = logs.LogGroup(self, "TuningLogs", retention=LOG_RETENTION,
-                                  log_group_name=f"/aws/vendedlogs/states/{self.state_machine_name}",
-                                  removal_policy=cdk.RemovalPolicy.DESTROY)
         machine = sfn.StateMachine(
             self, "Tuning", state_machine_name=self.state_machine_name,
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_string(json.dumps(definition, indent=1)),
             definition_substitutions={f"{n}FunctionArn": f.function_arn for n, f in self.functions.items()},
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             comment="byohpo: propose, train, evaluate, until a stopping rule holds")
-        machine.add_to_role_policy(iam.PolicyStatement(
-            actions=["lambda:InvokeFunction"], resources=[f.function_arn for f in self.functions.values()]))
-        training_jobs = self.format_arn(service="sagemaker", resource="training-job", resource_name="*")
-        machine.add_to_role_policy(iam.PolicyStatement(actions=list(TRAINING_ACTIONS),
-                                                       resources=[training_jobs]))
-        machine.add_to_role_policy(iam.PolicyStatement(
-            actions=["iam:PassRole"], resources=list(passable_roles), conditions=PASS_ROLE_CONDITION))
-        machine.add_to_role_policy(iam.PolicyStatement(
-            actions=list(EVENTS_ACTIONS), resources=[self.format_arn(service="events", resource="rule",
-                                                                     resource_name=EVENTS_RULE)]))
+        role = machine.role
+        self.allow(role, ["lambda:InvokeFunction"],
+                   Target(tuple(f.function_arn for f in self.functions.values())))
+        self.grant_training(role)
+        self.allow(role, ["iam:PassRole"], Target(tuple(passable_roles), conditions=PASS_ROLE_CONDITION))
+        self.allow(role, EVENTS_ACTIONS, Target((self.format_arn(service="events", resource="rule",
+                                                                 resource_name=EVENTS_RULE),)))
         # Continue as new, and the Distributed Map's child executions: ARNs built from the fixed name,
         # as the state machine cannot name its own ARN in its policy (a dependency cycle).
-        machine.add_to_role_policy(iam.PolicyStatement(actions=list(SELF_ACTIONS), resources=[
-            self.format_arn(service="states", resource="stateMachine", resource_name=self.state_machine_name,
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)]))
-        children = self.format_arn(service="states", resource="execution",
-                                   resource_name=f"{self.state_machine_name}/{MAP_LABEL}:*",
-                                   arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
-        machine.add_to_role_policy(iam.PolicyStatement(actions=list(CHILD_EXECUTION_ACTIONS),
-                                                       resources=[children]))
-        _acknowledge(machine.role, f"AwsSolutions-IAM5[Resource::{self._arn_finding(children)}]",
-                     "The Distributed Map's child executions, named by Step Functions as they start.")
-        _acknowledge(machine.role, f"AwsSolutions-IAM5[Resource::{self._arn_finding(training_jobs)}]",
-                     TRAINING_JOBS_REASON)
-        _acknowledge(machine.role, "AwsSolutions-IAM5[Resource::*]",
-                     "CloudWatch Logs delivery actions (logs:CreateLogDelivery, ...), which Step Functions "
-                     "logging needs, support no resource-level permissions (CDK adds them).")
-        _acknowledge(machine, "AwsSolutions-SF2",
+        self.allow(role, SELF_ACTIONS, Target((self.format_arn(
+            service="states", resource="stateMachine", resource_name=self.state_machine_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME),)))
+        self.allow(role, CHILD_EXECUTION_ACTIONS, Target((self.format_arn(
+            service="states", resource="execution", resource_name=f"{self.state_machine_name}/{MAP_LABEL}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME),),
+            "The Distributed Map's child executions, named by Step Functions as they start."))
+        self.log_state_machine(machine)
+        _acknowledge(machine.node.default_child, "AwsSolutions-SF2",
                      "X-Ray would trace only the Lambda calls; a run's timing is in the execution history "
                      "and its trials, and X-Ray's write actions need Resource '*'.")
         return machine
+
+    def grant_training(self, role: iam.IRole) -> None:
+        """The ``createTrainingJob.sync`` integration's calls, scoped to this stack's jobs by the
+        :data:`STACK_TAG` tag.
+
+        The Service Authorization Reference for SageMaker
+        (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html)
+        lists ``aws:RequestTag/${TagKey}`` for CreateTrainingJob and AddTags, ``aws:ResourceTag/${TagKey}``
+        on the ``training-job`` resource (StopTrainingJob, AddTags, DescribeTrainingJob, ListTags), and
+        ``sagemaker:TaggingAction`` for AddTags ("the name of the API operation that creates a taggable
+        resource"). A CreateTrainingJob with ``Tags`` is also authorized as ``sagemaker:AddTags`` with
+        ``sagemaker:TaggingAction = CreateTrainingJob`` (AWS's own AWSBatchServiceRolePolicyForSageMaker
+        grants it so); Step Functions' ``.sync`` adds its own tag ``MANAGED_BY_AWS`` to the job it
+        creates (aws/aws-cdk#26012, #32294), which needs that AddTags. Its documented ``.sync`` policy
+        (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html) is Create, Describe and
+        StopTrainingJob, ListTags, PassRole and the events rule. So:
+
+        * CreateTrainingJob only with ``byohpo:stack`` = this stack in the request;
+        * AddTags on creation (``TaggingAction``), which the create above already holds to this stack;
+        * StopTrainingJob and later AddTags only on jobs that carry ``byohpo:stack`` = this stack;
+        * DescribeTrainingJob and ListTags on any job: a job that does not exist must read as not found
+          (ValidationException), not AccessDenied, and reading another stack's job changes nothing.
+        """
+        own_request = {"StringEquals": {f"aws:RequestTag/{STACK_TAG}": self.stack_name}}
+        on_create = {"StringEquals": {"sagemaker:TaggingAction": "CreateTrainingJob"}}
+        scoped = {
+            "sagemaker:CreateTrainingJob": self.training_jobs(own_request),
+            "sagemaker:AddTags": self.training_jobs(on_create),
+            "sagemaker:StopTrainingJob": self.own_training_jobs(),
+            "sagemaker:DescribeTrainingJob": self.training_jobs(),
+            "sagemaker:ListTags": self.training_jobs(),
+        }
+        unknown = set(TRAINING_ACTIONS) - set(scoped)
+        if unknown:
+            raise ValueError(f"state_machine.TRAINING_ACTIONS has {sorted(unknown)}: decide in "
+                             "infra/stack.py which of the stack's training jobs each may act on")
+        self.allow(role, ["sagemaker:CreateTrainingJob"], scoped["sagemaker:CreateTrainingJob"])
+        self.allow(role, ["sagemaker:AddTags"], scoped["sagemaker:AddTags"])
+        self.allow(role, ["sagemaker:StopTrainingJob", "sagemaker:AddTags"], self.own_training_jobs())
+        self.allow(role, ["sagemaker:DescribeTrainingJob", "sagemaker:ListTags"], self.training_jobs())
+
+    def log_state_machine(self, machine: sfn.StateMachine) -> None:
+        """Every event of every execution to a log group; states' inputs and outputs (a trial's whole
+        CreateTrainingJob request, its ``Environment`` included) only with ``-c log_execution_data=true``.
+        CDK's ``logs=`` option would put the log delivery actions, which take no resource ARN, in the
+        role's default policy; they get a policy of their own, so that its Resource "*" is acknowledged
+        there alone."""
+        log_group = logs.LogGroup(self, "TuningLogs", retention=LOG_RETENTION,
+                                  log_group_name=f"/aws/vendedlogs/states/{self.state_machine_name}",
+                                  removal_policy=cdk.RemovalPolicy.DESTROY)
+        resource: sfn.CfnStateMachine = machine.node.default_child  # type: ignore[assignment]
+        resource.logging_configuration = sfn.CfnStateMachine.LoggingConfigurationProperty(
+            level="ALL", include_execution_data=self.settings.log_execution_data,
+            destinations=[sfn.CfnStateMachine.LogDestinationProperty(
+                cloud_watch_logs_log_group=sfn.CfnStateMachine.CloudWatchLogsLogGroupProperty(
+                    log_group_arn=log_group.log_group_arn))])
+        delivery = iam.Policy(self, "TuningLogDelivery", roles=[machine.role], statements=[
+            iam.PolicyStatement(actions=list(LOG_DELIVERY_ACTIONS), resources=["*"])])
+        resource.node.add_dependency(delivery)
+        _acknowledge(delivery.node.default_child, "AwsSolutions-IAM5[Resource::*]",
+                     "CloudWatch Logs delivery actions (logs:CreateLogDelivery, ...), which Step Functions "
+                     "logging needs, support no resource-level permissions.")
 
     # -- the first run and schedules ------------------------------------------------------------
     def digits_example(self) -> str:
@@ -341,7 +456,6 @@ class ByohpoStack(cdk.Stack):
         s3deploy.BucketDeployment(
             self, "DigitsExample", sources=[s3deploy.Source.asset(str(example.sourcedir_tarball()))],
             destination_bucket=self.bucket, destination_key_prefix=example.PREFIX)
-        self.acknowledge_bucket_deployment()
         return self.to_json_string(example.execution_input(
             bucket_name=self.bucket.bucket_name, role_arn=self.sagemaker_role.role_arn,
             image=self.training_image))
@@ -368,11 +482,15 @@ class ByohpoStack(cdk.Stack):
         """CDK's BucketDeployment handler (one per stack, shared by every deployment): its runtime,
         managed policy and grants are aws-cdk-lib's, and it runs only while CloudFormation deploys."""
         handler = next(c for c in self.node.children if c.node.id.startswith("Custom::CDKBucketDeployment"))
+        role = handler.node.find_child("ServiceRole")
+        policy = role.node.find_child("DefaultPolicy").node.default_child
         copies = "copies the deployment's files from CDK's asset bucket"
+        _acknowledge(handler.node.default_child, "AwsSolutions-L1",
+                     "aws-cdk-lib chooses and updates its BucketDeployment handler's runtime.")
+        _acknowledge(role.node.default_child, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+                     "policy/service-role/AWSLambdaBasicExecutionRole]",
+                     "CDK's deployment handler writes its own CloudWatch logs.")
         for rule, reason in (
-            ("AwsSolutions-L1", "aws-cdk-lib chooses and updates its BucketDeployment handler's runtime."),
-            ("AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-             "AWSLambdaBasicExecutionRole]", "CDK's deployment handler writes its own CloudWatch logs."),
             ("AwsSolutions-IAM5[Action::s3:GetObject*]", f"CDK's grant: the handler {copies}."),
             ("AwsSolutions-IAM5[Action::s3:GetBucket*]", f"CDK's grant: the handler {copies}."),
             ("AwsSolutions-IAM5[Action::s3:List*]", f"CDK's grant: the handler {copies}, lists to prune."),
@@ -385,9 +503,27 @@ class ByohpoStack(cdk.Stack):
              "CDK's grant covers the destination bucket; the handler writes only below each deployment's "
              "prefix (examples/digits/, requests/schedules/)."),
         ):
-            _acknowledge(handler, rule, reason)
+            _acknowledge(policy, rule, reason)
 
     # -- helpers --------------------------------------------------------------------------------
+    def allow(self, role: iam.IRole, actions: Sequence[str], target: Target) -> None:
+        """Grant ``actions`` on ``target`` to ``role``, and acknowledge each wildcard resource's cdk-nag
+        finding (with ``target.why``) on the role's default policy alone. Resource "*" is refused: an
+        action without resource-level permissions goes in a policy of its own."""
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=list(actions), resources=list(target.arns),
+            conditions=dict(target.conditions) if target.conditions else None))
+        policy = role.node.find_child("DefaultPolicy").node.default_child
+        for arn in target.arns:
+            finding = self._arn_finding(arn)
+            if finding == "*":
+                raise ValueError(f"{', '.join(actions)} on Resource '*': name the resource, or give actions "
+                                 "that take none a policy of their own")
+            if "*" in finding:
+                if not target.why:
+                    raise ValueError(f"{finding}: say why this wildcard cannot be named (Target.why)")
+                _acknowledge(policy, f"AwsSolutions-IAM5[Resource::{finding}]", target.why)
+
     def _id(self, construct: Construct) -> str:
         """The logical id of a construct's CloudFormation resource, as cdk-nag names it in findings."""
         return self.get_logical_id(construct.node.default_child)  # type: ignore[arg-type]
@@ -397,6 +533,8 @@ class ByohpoStack(cdk.Stack):
         resolved = self.resolve(arn)
         if isinstance(resolved, str):
             return resolved
+        if "Fn::Join" not in resolved:
+            return _nag_reference(resolved)
         parts = resolved["Fn::Join"][1]
         return "".join(p if isinstance(p, str) else _nag_reference(p) for p in parts)
 
@@ -410,16 +548,28 @@ def _nag_reference(token: dict[str, Any]) -> str:
         return f"<{token['Ref']}>"
     if "Fn::GetAtt" in token:
         return f"<{'.'.join(token['Fn::GetAtt'])}>"
-    raise ValueError(f"unexpected token in an ARN: {token}")
+    # Not spelled as cdk-nag does: an acknowledgment of a wildcard ARN with such a part would miss its
+    # finding, and the synth would fail on it, not pass.
+    return f"<{json.dumps(token, sort_keys=True)}>"
 
 
-def _acknowledge(construct: Construct, rule: str, reason: str) -> None:
-    """Acknowledge cdk-nag's ``rule`` on ``construct`` and below, and record it on the stack."""
-    stack = cdk.Stack.of(construct)
+def _acknowledge(resource: Any, rule: str, reason: str) -> None:
+    """Acknowledge cdk-nag's ``rule`` on one CloudFormation resource, and record it on the stack.
+
+    Only a ``CfnResource`` is accepted: an acknowledgment on a construct holds for everything below it,
+    and one on the stack would hide a finding nobody reviewed.
+    """
+    if not isinstance(resource, cdk.CfnResource):
+        raise TypeError(f"acknowledge {rule} on the CloudFormation resource it is found on, not on "
+                        f"{type(resource).__name__} {getattr(resource, 'node', None) and resource.node.path}")
+    stack = cdk.Stack.of(resource)
     if not stack.settings.acknowledge_findings:  # type: ignore[attr-defined]
         return
-    stack.acknowledgments.append((construct.node.path, rule, reason))  # type: ignore[attr-defined]
-    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
+    entry = (resource.node.path, rule, reason)
+    if any(e[:2] == entry[:2] for e in stack.acknowledgments):  # type: ignore[attr-defined]
+        return  # one finding per policy and resource, however many statements name it
+    stack.acknowledgments.append(entry)  # type: ignore[attr-defined]
+    cdk.Validations.of(resource).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
 
 
 def _name(base: str, suffix: str, limit: int) -> str:

@@ -1,6 +1,8 @@
 """The CDK stack, read from its synthesized template: every resource of the architecture, IAM scoped as
-stated, cdk-nag's AwsSolutions pack with nothing unacknowledged, cfn-lint clean, the first run's
-execution input valid for the stack, and one real bundle of the Lambda asset."""
+stated, cdk-nag's AwsSolutions pack with nothing unacknowledged and each acknowledgment one finding on
+one resource, cfn-lint clean, the first run's execution input valid for the stack, and one real bundle
+of the Lambda asset. (That each Lambda is granted exactly the calls its handler makes is
+``test_lambda_permissions.py``.)"""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from stack_fixture import ROOT, Synthesized, resolve, state_machine_definition, synthesized
 
@@ -24,7 +27,7 @@ from byohpo.request import parse_request
 from byohpo.store.dynamodb import table_definition
 from infra import bundling, example
 from infra.app import build_app
-from infra.stack import FUNCTIONS, ByohpoStack, StackSettings
+from infra.stack import FUNCTIONS, LOG_DELIVERY_ACTIONS, ByohpoStack, StackSettings, Target
 from state_machine import (
     CHILD_EXECUTION_ACTIONS,
     EVENTS_ACTIONS,
@@ -36,10 +39,8 @@ from state_machine import (
 EXTRA_ROLE = "arn:aws:iam::123456789012:role/my-training-role"
 SCHEDULED = {"schedule": "rate(1 day)", "schedule_request": str(ROOT / "examples" / "digits" / "pso.json"),
              "sagemaker_role_arns": EXTRA_ROLE}
-#: Step Functions logging (CDK adds them): CloudWatch Logs delivery takes no resource-level permission.
-LOG_DELIVERY_ACTIONS = {"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
-                        "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
-                        "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}
+LOGGED = {"log_execution_data": "true"}
+TRAINING_JOBS = "arn:aws:sagemaker:us-east-1:123456789012:training-job/*"
 HANDLERS = {"Start": "byohpo.handlers.start.handler", "Propose": "byohpo.handlers.propose.handler",
             "Evaluate": "byohpo.handlers.evaluate.handler", "Finalize": "byohpo.handlers.finalize.handler"}
 
@@ -52,6 +53,11 @@ def synth() -> Synthesized:
 @pytest.fixture(scope="module")
 def scheduled() -> Synthesized:
     return synthesized(**SCHEDULED)
+
+
+@pytest.fixture(scope="module")
+def logged() -> Synthesized:
+    return synthesized(**LOGGED)
 
 
 def logical_id(stack: ByohpoStack, construct: Any) -> str:
@@ -101,7 +107,9 @@ def test_resources_are_the_architecture(synth: Synthesized) -> None:
         "AWS::Lambda::Function": 5,  # Start, Propose, Evaluate, Finalize; CDK's BucketDeployment handler
         "AWS::Logs::LogGroup": 5,  # one per loop Lambda, one for the state machine
         # the four Lambdas', the state machine's, the SageMaker execution role, the deployment handler's
-        "AWS::IAM::Role": 7, "AWS::IAM::Policy": 7,
+        "AWS::IAM::Role": 7,
+        # the seven roles' own, and two for actions that take no resource (Resource "*" only there)
+        "AWS::IAM::Policy": 9,
         "Custom::CDKBucketDeployment": 1, "AWS::Lambda::LayerVersion": 1,  # the example's upload
     }
     assert set(synth.template["Outputs"]) == {"StateMachineArn", "TableName", "BucketName",
@@ -145,6 +153,9 @@ def test_lambdas_run_the_handlers_with_the_table_and_bucket(synth: Synthesized) 
         env = props["Environment"]["Variables"]
         assert env["BYOHPO_TABLE"] == {"Ref": table} and env["BYOHPO_BUCKET"] == {"Ref": bucket}
         assert env["BYOHPO_EVENT_BUDGET"] == "20000" and env["BYOHPO_RESULTS_PREFIX"] == "runs/"
+        assert env["BYOHPO_STACK"] == "Byohpo"  # the value of the byohpo:stack tag on its jobs
+        # Start refuses a request whose RoleArn the state machine may not pass
+        assert ("BYOHPO_PASSABLE_ROLES" in env) == (name == "Start")
         # logs go to the function's own log group, with a retention
         group = props["LoggingConfig"]["LogGroup"]["Ref"]
         assert template["Resources"][group]["Properties"]["RetentionInDays"] == 90
@@ -155,7 +166,12 @@ def test_state_machine_is_standard_logged_and_calls_the_four_lambdas(synth: Synt
     props = machine["Properties"]
     assert props["StateMachineType"] == "STANDARD"
     assert props["LoggingConfiguration"]["Level"] == "ALL"
-    assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
+    # states' inputs and outputs hold every request's training Environment: not logged by default
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
+    (destination,) = props["LoggingConfiguration"]["Destinations"]
+    group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    name = synth.template["Resources"][group]["Properties"]["LogGroupName"]
+    assert name == "/aws/vendedlogs/states/Byohpo-tuning"
     definition = state_machine_definition(synth.template)
     assert definition.handlers == {f"{name}FunctionArn": handler for name, handler in HANDLERS.items()}
     assert set(definition.placeholders) <= set(definition.substitutions)
@@ -178,12 +194,21 @@ def test_no_wildcard_action_except_in_cdks_deployment_handler(synth: Synthesized
             assert wildcards == [], role
 
 
-def test_resource_star_only_for_actions_without_resource_level_permissions(synth: Synthesized) -> None:
-    allowed = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken", *LOG_DELIVERY_ACTIONS}
-    for role in resources(synth.template, "AWS::IAM::Role"):
-        for statement in statements(synth.template, role):
+def test_resource_star_only_in_the_policies_of_actions_without_resource_level_permissions(
+        synth: Synthesized) -> None:
+    stack, template = synth.stack, synth.template
+    allowed = {  # the policy that may hold Resource "*" -> the actions it may hold
+        "SageMakerActionsWithoutResources": {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"},
+        "TuningLogDelivery": set(LOG_DELIVERY_ACTIONS)}
+    policies = {stack.get_logical_id(stack.node.find_child(name).node.default_child): wanted
+                for name, wanted in allowed.items()}
+    for logical, policy in resources(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement["Resource"] == "*":
-                assert set(actions(statement)) <= allowed, (role, statement)
+                assert set(actions(statement)) <= policies.get(logical, set()), (logical, statement)
+    sagemaker = statements(template, logical_id(stack, stack.sagemaker_role))
+    (metrics,) = [s for s in sagemaker if "cloudwatch:PutMetricData" in actions(s)]
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}}
 
 
 def test_passrole_only_to_sagemaker_and_only_for_the_known_roles(synth: Synthesized,
@@ -199,61 +224,131 @@ def test_passrole_only_to_sagemaker_and_only_for_the_known_roles(synth: Synthesi
         assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
         own = {"Fn::GetAtt": [logical_id(stack, stack.sagemaker_role), "Arn"]}
         assert statement["Resource"] == ([own, *extra] if extra else own)
+        # Start knows the same roles, to refuse a request naming another before anything starts
+        start = template["Resources"][logical_id(stack, stack.functions["Start"])]["Properties"]
+        passable = resolve(start["Environment"]["Variables"]["BYOHPO_PASSABLE_ROLES"], template,
+                           physical={logical_id(stack, stack.sagemaker_role): "sm"})
+        assert passable.split(",") == ["arn:aws:iam::123456789012:role/sm", *extra]
+
+
+@pytest.mark.parametrize("arns, message", [
+    ("*", r"sagemaker_role_arns\[0\]: '\*' is a wildcard"),
+    (f"{EXTRA_ROLE},arn:aws:iam::123456789012:role/*", r"sagemaker_role_arns\[1\]: .* is a wildcard"),
+    ("arn:aws:iam::*:role/x", r"sagemaker_role_arns\[0\]: .* is a wildcard"),
+    ("arn:aws:iam::123456789012:role/team-?", r"is a wildcard"),
+    ("my-training-role", r"sagemaker_role_arns\[0\]: 'my-training-role' is not an IAM role ARN"),
+    ("arn:aws:s3:::bucket", r"is not an IAM role ARN"),
+])
+def test_more_roles_must_be_named_never_a_wildcard(arns: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build_app({"aws:cdk:bundling-stacks": [], "sagemaker_role_arns": arns})
 
 
 def test_each_lambda_may_do_only_what_its_step_needs(synth: Synthesized) -> None:
+    """The actions exactly (``test_lambda_permissions.py`` checks them against the calls the handlers
+    make), and on what."""
     stack, template = synth.stack, synth.template
-    table = {"dynamodb:BatchGetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:Query",
-             "dynamodb:GetItem", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "dynamodb:BatchWriteItem",
-             "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable"}
-    logs = {"logs:CreateLogStream", "logs:PutLogEvents"}
+    read = {"dynamodb:GetItem", "dynamodb:Query"}
+    write = {"dynamodb:PutItem", "dynamodb:UpdateItem"}  # a transaction's Put and Update items too
+    logs = {"logs:CreateLogStream", "logs:PutLogEvents"}  # the function's own log group
     read_job_logs = {"logs:DescribeLogStreams", "logs:GetLogEvents"}
     expected = {
-        "Start": table | logs | read_job_logs | {
+        "Start": read | write | logs | read_job_logs | {
             "s3:GetObject", "states:DescribeExecution", "sagemaker:DescribeTrainingJob",
             "sagemaker:DescribeHyperParameterTuningJob",
             "sagemaker:ListTrainingJobsForHyperParameterTuningJob"},
-        "Propose": table | logs,
-        "Evaluate": table | logs | read_job_logs | {"sagemaker:DescribeTrainingJob"},
-        "Finalize": table | logs | {"sagemaker:StopTrainingJob", "s3:PutObject"},
+        "Propose": read | write | logs,
+        "Evaluate": read | {"dynamodb:UpdateItem"} | logs | read_job_logs | {"sagemaker:DescribeTrainingJob"},
+        "Finalize": read | {"dynamodb:UpdateItem"} | logs | {"sagemaker:StopTrainingJob", "s3:PutObject"},
     }
+    table, bucket = logical_id(stack, stack.table), logical_id(stack, stack.bucket)
     for name, wanted in expected.items():
-        assert granted(template, role_of(stack, name)) == wanted, name
-    bucket = logical_id(stack, stack.bucket)
+        role = role_of(stack, name)
+        assert granted(template, role) == wanted, name
+        for statement in statements(template, role):
+            if any(a.startswith("dynamodb:") for a in actions(statement)):  # the table, not its index
+                assert statement["Resource"] == {"Fn::GetAtt": [table, "Arn"]}, name
 
-    def objects(role: str, action: str) -> list[Any]:
-        return [s["Resource"] for s in statements(template, role) if action in actions(s)]
+    def resource(name: str, action: str) -> Any:
+        (found,) = [s for s in statements(template, role_of(stack, name)) if action in actions(s)]
+        return resolve(found["Resource"], template, physical={bucket: "b"}), found.get("Condition")
 
-    assert objects(role_of(stack, "Start"), "s3:GetObject") == [
-        {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/requests/*"]]}]
-    assert objects(role_of(stack, "Finalize"), "s3:PutObject") == [
-        {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/runs/*"]]}]
+    assert resource("Start", "s3:GetObject") == ("arn:aws:s3:::b/requests/*", None)
+    assert resource("Finalize", "s3:PutObject") == ("arn:aws:s3:::b/runs/*", None)
     # Start may look only at this state machine's executions
-    (executions,) = objects(role_of(stack, "Start"), "states:DescribeExecution")
-    assert resolve(executions, template) == "arn:aws:states:us-east-1:123456789012:execution:Byohpo-tuning:*"
+    assert resource("Start", "states:DescribeExecution") == (
+        "arn:aws:states:us-east-1:123456789012:execution:Byohpo-tuning:*", None)
+    # Finalize may stop only this stack's jobs; reading any job is harmless, and a missing one must read
+    # as not found, not AccessDenied
+    assert resource("Finalize", "sagemaker:StopTrainingJob") == (
+        TRAINING_JOBS, {"StringEquals": {"aws:ResourceTag/byohpo:stack": "Byohpo"}})
+    for name in ("Start", "Evaluate"):
+        assert resource(name, "sagemaker:DescribeTrainingJob") == (TRAINING_JOBS, None)
 
 
 def test_state_machine_role_invokes_the_loop_trains_and_continues_as_new(synth: Synthesized) -> None:
     stack, template = synth.stack, synth.template
     role = logical_id(stack, stack.state_machine.role)
-    by_action = {a: s for s in statements(template, role) for a in actions(s)}
-    invoked = by_action["lambda:InvokeFunction"]["Resource"]
-    assert invoked == [{"Fn::GetAtt": [logical_id(stack, stack.functions[n]), "Arn"]} for n in FUNCTIONS]
-    for action in TRAINING_ACTIONS:
-        assert resolve(by_action[action]["Resource"], template) == \
-            "arn:aws:sagemaker:us-east-1:123456789012:training-job/*"
+    by_action: dict[str, list[dict[str, Any]]] = {}
+    for statement in statements(template, role):
+        for action in actions(statement):
+            by_action.setdefault(action, []).append(statement)
+
+    def only(action: str) -> dict[str, Any]:
+        (statement,) = by_action[action]
+        return statement
+
+    assert only("lambda:InvokeFunction")["Resource"] == [
+        {"Fn::GetAtt": [logical_id(stack, stack.functions[n]), "Arn"]} for n in FUNCTIONS]
     for action in EVENTS_ACTIONS:
-        assert resolve(by_action[action]["Resource"], template) == \
+        assert resolve(only(action)["Resource"], template) == \
             "arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
-    own = resolve(by_action["states:StartExecution"]["Resource"], template)
+    own = resolve(only("states:StartExecution")["Resource"], template)
     assert own == "arn:aws:states:us-east-1:123456789012:stateMachine:Byohpo-tuning"
     for action in CHILD_EXECUTION_ACTIONS:  # the Distributed Map's children
-        assert resolve(by_action[action]["Resource"], template) == \
+        assert resolve(only(action)["Resource"], template) == \
             "arn:aws:states:us-east-1:123456789012:execution:Byohpo-tuning/Trials:*"
     assert set(by_action) == {"lambda:InvokeFunction", *TRAINING_ACTIONS, *EVENTS_ACTIONS, "iam:PassRole",
                               *SELF_ACTIONS, *CHILD_EXECUTION_ACTIONS, *LOG_DELIVERY_ACTIONS}
+    # Training jobs: created only with this stack's tag, stopped and tagged later only when they carry
+    # it; tagged on creation (Step Functions' MANAGED_BY_AWS tag, the request's own tags); read freely.
+    conditions = {action: sorted(json.dumps(s.get("Condition")) for s in by_action[action])
+                  for action in TRAINING_ACTIONS}
+
+    def equals(key: str, value: str) -> str:
+        return json.dumps({"StringEquals": {key: value}})
+
+    mine = equals("aws:ResourceTag/byohpo:stack", "Byohpo")
+    assert conditions == {
+        "sagemaker:CreateTrainingJob": [equals("aws:RequestTag/byohpo:stack", "Byohpo")],
+        "sagemaker:AddTags": sorted([equals("sagemaker:TaggingAction", "CreateTrainingJob"), mine]),
+        "sagemaker:StopTrainingJob": [mine],
+        "sagemaker:DescribeTrainingJob": ["null"],
+        "sagemaker:ListTags": ["null"]}
+    for action in TRAINING_ACTIONS:
+        assert {resolve(s["Resource"], template) for s in by_action[action]} == {TRAINING_JOBS}
     (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
     assert machine["Properties"]["StateMachineName"] == "Byohpo-tuning"
+
+
+def test_another_stack_is_another_tag(synth: Synthesized) -> None:
+    other = synthesized(stack_name="Team-B")
+    stack, template = other.stack, other.template
+    role = logical_id(stack, stack.state_machine.role)
+    tags = {json.dumps(s.get("Condition")) for s in statements(template, role)
+            if "byohpo:stack" in json.dumps(s.get("Condition"))}
+    assert tags == {json.dumps({"StringEquals": {"aws:RequestTag/byohpo:stack": "Team-B"}}),
+                    json.dumps({"StringEquals": {"aws:ResourceTag/byohpo:stack": "Team-B"}})}
+    env = template["Resources"][logical_id(stack, stack.functions["Propose"])]["Properties"]["Environment"]
+    assert env["Variables"]["BYOHPO_STACK"] == "Team-B"
+
+
+def test_execution_data_is_logged_only_when_asked(logged: Synthesized) -> None:
+    (machine,) = resources(logged.template, "AWS::StepFunctions::StateMachine").values()
+    assert machine["Properties"]["LoggingConfiguration"]["IncludeExecutionData"] is True
+    assert machine["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
+    with pytest.raises(ValueError, match="log_execution_data: 'yes' is neither true nor false"):
+        build_app({"aws:cdk:bundling-stacks": [], "log_execution_data": "yes"})
 
 
 def test_sagemaker_role_is_for_sagemaker_and_reads_only_its_prefixes(synth: Synthesized) -> None:
@@ -261,12 +356,15 @@ def test_sagemaker_role_is_for_sagemaker_and_reads_only_its_prefixes(synth: Synt
     role = logical_id(stack, stack.sagemaker_role)
     trust = template["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "sagemaker.amazonaws.com"}]
-    objects = {a: resolve(s["Resource"], template, physical={logical_id(stack, stack.bucket): "b"})
-               for s in statements(template, role) for a in actions(s)}
+    objects: dict[str, list[str]] = {}
+    for statement in statements(template, role):
+        for action in actions(statement):
+            objects.setdefault(action, []).append(
+                resolve(statement["Resource"], template, physical={logical_id(stack, stack.bucket): "b"}))
     assert objects["s3:GetObject"] == ["arn:aws:s3:::b/examples/digits/*", "arn:aws:s3:::b/data/*"]
-    assert objects["s3:PutObject"] == "arn:aws:s3:::b/training-output/*"
-    assert objects["ecr:BatchGetImage"] == \
-        "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn"
+    assert objects["s3:PutObject"] == ["arn:aws:s3:::b/training-output/*"]
+    assert objects["ecr:BatchGetImage"] == [
+        "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn"]
 
 
 # -- outputs: the first run -----------------------------------------------------------------------
@@ -356,33 +454,78 @@ def test_schedule_refuses_an_invalid_request_before_anything_is_built(tmp_path: 
 
 # -- cdk-nag and cfn-lint -------------------------------------------------------------------------
 
-def test_cdk_nag_reports_nothing_unacknowledged(synth: Synthesized, scheduled: Synthesized) -> None:
-    # app.synth() in the fixtures has run the same checks (it raises on a finding); this names them
-    for built in (synth, scheduled):
-        report = AwsSolutionsChecks().validate_scope(built.stack)
-        assert report.success, [(v.rule_name, [r.construct_path for r in v.violating_resources])
-                                 for v in report.violations]
+VARIANTS = {"default": {}, "scheduled": SCHEDULED, "logged": LOGGED}
 
 
-def test_every_acknowledgment_is_a_real_finding_with_a_reason(synth: Synthesized) -> None:
-    app = cdk.App(context={"aws:cdk:bundling-stacks": []})
-    raw = ByohpoStack(app, "Byohpo", settings=StackSettings(acknowledge_findings=False))
-    findings = {(r.construct_path, v.rule_name) for v in AwsSolutionsChecks().validate_scope(raw).violations
-                for r in v.violating_resources}
-    acknowledged = synth.stack.acknowledgments
-    assert acknowledged and raw.acknowledgments == []
-    for path, rule, reason in acknowledged:
+def findings(context: dict[str, str]) -> set[tuple[str, str]]:
+    """(construct path, rule) of every cdk-nag finding on the stack built with ``context`` and nothing
+    acknowledged."""
+    _, raw = build_app({"aws:cdk:bundling-stacks": [], **context, "acknowledge_findings": "false"})
+    assert raw.acknowledgments == []
+    return {(r.construct_path, v.rule_name) for v in AwsSolutionsChecks().validate_scope(raw).violations
+            for r in v.violating_resources}
+
+
+def acknowledgments(root: Any) -> list[tuple[str, str, str]]:
+    """(construct path, rule, reason) of every acknowledgment made anywhere in the app: the metadata
+    ``cdk.Validations.of(scope).acknowledge`` leaves, which covers ``scope`` and all below it."""
+    found = []
+    for construct in root.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == "aws:cdk:acknowledged-rules":
+                found += [(construct.node.path, rule.split("::", 1)[1], reason)
+                          for rule, reason in entry.data.items()]
+    return found
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_cdk_nag_reports_nothing_unacknowledged(variant: str) -> None:
+    # app.synth() in the fixture has run the same checks (it raises on a finding); this names them
+    built = synthesized(**VARIANTS[variant])
+    report = AwsSolutionsChecks().validate_scope(built.stack)
+    assert report.success, [(v.rule_name, [r.construct_path for r in v.violating_resources])
+                             for v in report.violations]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_acknowledgment_is_one_finding_on_one_resource(variant: str) -> None:
+    """One for one: every finding has its own acknowledgment, on the CloudFormation resource it is found
+    on, naming its exact resource (``IAM5[Resource::<arn>]``), with a reason; no acknowledgment covers
+    anything else. One on a role, the stack or a blanket ``Resource::*`` would fail here."""
+    built = synthesized(**VARIANTS[variant])
+    made = acknowledgments(built.stack.node.root)  # what CDK matches findings against, wherever made
+    acknowledged = [(path, rule) for path, rule, _ in made]
+    assert len(acknowledged) == len(set(acknowledged))
+    assert set(acknowledged) == findings(VARIANTS[variant])
+    assert sorted(made) == sorted(built.stack.acknowledgments)  # the stack's record is the truth
+    resources_by_path = {r.node.path for r in built.stack.node.find_all() if isinstance(r, cdk.CfnResource)}
+    for path, rule, reason in made:
+        assert path in resources_by_path, f"{rule} acknowledged on {path}, which is not one resource"
         assert len(reason) > 40, (path, rule)
-        covered = [f for f in findings if f[1] == rule and (f[0] + "/").startswith(path + "/")]
-        assert covered, f"{rule} acknowledged on {path}, where cdk-nag finds nothing"
-    for path, rule in findings:
-        assert any(rule == r and (path + "/").startswith(p + "/") for p, r, _ in acknowledged), (path, rule)
+    blanket = [(p, r) for p, r in acknowledged if r == "AwsSolutions-IAM5[Resource::*]"]
+    assert sorted(blanket) == [("Byohpo/SageMakerActionsWithoutResources/Resource", blanket[0][1]),
+                               ("Byohpo/TuningLogDelivery/Resource", blanket[0][1])]
 
 
-def test_cfn_lint_finds_nothing(synth: Synthesized, scheduled: Synthesized) -> None:
+def test_a_wildcard_added_to_a_role_fails_the_synth() -> None:
+    """What the scoped acknowledgments are for: a statement on Resource "*" (here the PassRole that
+    ``-c sagemaker_role_arns='*'`` used to make) is a finding nobody acknowledged, and cdk-nag stops the
+    synth."""
+    app, stack = build_app({"aws:cdk:bundling-stacks": []})
+    stack.state_machine.add_to_role_policy(iam.PolicyStatement(actions=["iam:PassRole"], resources=["*"]))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = AwsSolutionsChecks().validate_scope(stack)
+    assert [(v.rule_name, [r.construct_path for r in v.violating_resources]) for v in report.violations] == [
+        ("AwsSolutions-IAM5[Resource::*]", ["Byohpo/Tuning/Role/DefaultPolicy/Resource"])]
+    with pytest.raises(ValueError, match="Resource '\\*'"):
+        stack.allow(stack.functions["Start"].role, ["s3:GetObject"], Target(("*",)))
+
+
+def test_cfn_lint_finds_nothing(synth: Synthesized, scheduled: Synthesized, logged: Synthesized) -> None:
     from cfnlint.api import ManualArgs, lint
 
-    for built in (synth, scheduled):
+    for built in (synth, scheduled, logged):
         matches = lint(json.dumps(built.template), config=ManualArgs(
             regions=["us-east-1", "eu-west-1", "ap-southeast-2"],
             # W3005: CDK adds DependsOn on a role's policy next to the GetAtt of the role itself.
