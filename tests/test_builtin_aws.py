@@ -97,7 +97,8 @@ def test_built_in_xgboost_metrics_come_from_the_final_metric_data_list(aws_env):
 def test_built_in_xgboost_metrics_come_from_its_log_when_the_list_lacks_them(aws_env):
     raw = request("aws-docs-xgboost")
     proposed = first_generation(aws_env, raw)
-    results = without_objective(run_map(aws_env, proposed, metric=value_of, objective="validation:auc"), aws_env)
+    results = without_objective(run_map(aws_env, proposed, metric=value_of, objective="validation:auc"),
+                                aws_env)
     for item, result in zip(proposed["trials"], results, strict=True):
         auc = value_of(item["hyperparameters"])
         # The job's log as CloudWatch Logs holds it: XGBoost's evaluation lines, the tab as #011.
@@ -114,7 +115,8 @@ def test_built_in_xgboost_metrics_come_from_its_log_when_the_list_lacks_them(aws
 
 def test_a_built_in_job_without_its_objective_anywhere_says_which_regex_found_nothing(aws_env):
     proposed = first_generation(aws_env, request("aws-docs-xgboost"))
-    results = without_objective(run_map(aws_env, proposed, objective="validation:auc", metric=value_of), aws_env)
+    results = without_objective(run_map(aws_env, proposed, objective="validation:auc", metric=value_of),
+                                aws_env)
     evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
     trial = trials_of(aws_env, "MyTuningJob")[0]
     assert trial.status == "Completed" and "validation:auc" not in (trial.values or {})
@@ -138,7 +140,8 @@ def test_a_built_in_algorithms_log_is_read_with_the_regexes_describe_training_jo
     for item, result in zip(proposed["trials"], results, strict=True):
         write_log(aws_env, result["TrainingJobName"], [
             "#quality_metric: host=algo-1, epoch=0, train binary_classification_cross_entropy_objective "
-            "<loss>=0.6", f"#quality_metric: host=algo-1, test dcg <score>={value_of(item['hyperparameters'])}"])
+            "<loss>=0.6",
+            f"#quality_metric: host=algo-1, test dcg <score>={value_of(item['hyperparameters'])}"])
     evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
     for trial in trials_of(aws_env, "knn-tuning-2024-02-01"):
         assert trial.status == "Completed" and trial.values["test:dcg"] == value_of(trial.hyperparameters)
@@ -185,17 +188,21 @@ def test_an_algorithm_names_log_is_read_with_the_regexes_describe_algorithm_list
     raw = request("algorithm-name-console")
     proposed = first_generation(aws_env, raw)
     assert proposed["training"]["AlgorithmSpecification"]["AlgorithmName"] == ALGORITHM
-    results = without_objective(run_map(aws_env, proposed, objective="validation:rmse", metric=value_of), aws_env)
+    results = without_objective(run_map(aws_env, proposed, objective="validation:rmse", metric=value_of),
+                                aws_env)
     for item, result in zip(proposed["trials"], results, strict=True):
-        write_log(aws_env, result["TrainingJobName"], [f"validation-rmse={value_of(item['hyperparameters'])}"])
+        rmse = value_of(item["hyperparameters"])
+        write_log(aws_env, result["TrainingJobName"], [f"validation-rmse={rmse}"])
     stubbed = aws_env.session.create_client("sagemaker", region_name="us-east-1")
     sagemaker = WithAlgorithms(aws_env.sagemaker, stubbed)
     with Stubber(stubbed) as stubber:
         # One call for the whole generation: an algorithm's definitions do not change.
-        stubber.add_response("describe_algorithm", describe_algorithm_response(), {"AlgorithmName": ALGORITHM})
+        stubber.add_response("describe_algorithm", describe_algorithm_response(),
+                             {"AlgorithmName": ALGORITHM})
         evaluate.evaluate({"run": proposed["run"], "generation": 0, "results": copy.deepcopy(results)},
                           store=aws_env.store, sagemaker=sagemaker, logs=aws_env.logs)
         stubber.assert_no_pending_responses()
     assert sagemaker.calls == 1
     for trial in trials_of(aws_env, "marketplace-xgb-1"):
-        assert trial.status == "Completed" and trial.values["validation:rmse"] == value_of(trial.hyperparameters)
+        assert trial.status == "Completed"
+        assert trial.values["validation:rmse"] == value_of(trial.hyperparameters)

@@ -88,9 +88,11 @@ def test_libsvm_folders_with_several_files_and_the_algorithms_own_metrics(tmp_pa
         (folder / "_SUCCESS").write_text("")  # skipped, as the container skips it
     result = xgboost_job(tmp_path, {"num_round": "20", "objective": "binary:logistic",
                                     "eval_metric": "accuracy,f1,logloss", "max_depth": "3"},
-                         {"train": tmp_path / "train", "validation": tmp_path / "validation"}, content_type=None)
+                         {"train": tmp_path / "train", "validation": tmp_path / "validation"},
+                         content_type=None)
     assert result.status == "Completed", result.failure_reason
-    assert set(result.values) == {f"{c}:{m}" for c in ("train", "validation") for m in ("accuracy", "f1", "logloss")}
+    assert set(result.values) == {f"{c}:{m}" for c in ("train", "validation")
+                                  for m in ("accuracy", "f1", "logloss")}
     assert 0.8 < result.values["validation:accuracy"] <= 1.0
     # libsvm indices are column numbers, as xgboost reads them: 1..3 make 4 columns, the first empty
     assert "Train matrix has 200 rows and 4 columns" in result.log_path.read_text()
@@ -176,8 +178,7 @@ def test_channels_are_laid_out_with_their_content_type(tmp_path):
     seen = json.loads(result.log_path.read_text())
     assert seen["channels"] == ["images", "train"]
     assert seen["train"] == ["train.csv"] and seen["images"] == ["a.jpg"]
-    assert seen["config"] == {
-        "images": {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"},
-        "train": {"ContentType": "text/csv", "TrainingInputMode": "File", "S3DistributionType": "FullyReplicated",
-                  "RecordWrapperType": "None"}}
+    file_mode = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated",
+                 "RecordWrapperType": "None"}
+    assert seen["config"] == {"images": file_mode, "train": {"ContentType": "text/csv", **file_mode}}
     assert json.loads(seen["file"]) == seen["config"]

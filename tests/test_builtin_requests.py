@@ -73,7 +73,8 @@ def test_any_region_and_tag_of_the_xgboost_images(image):
     assert parse_request(raw).algorithm == "xgboost"
 
 
-@pytest.mark.parametrize("image", ["xgboost:latest", "111122223333.dkr.ecr.us-east-1.amazonaws.com/my-xgboost:1",
+@pytest.mark.parametrize("image", ["xgboost:latest",
+                                   "111122223333.dkr.ecr.us-east-1.amazonaws.com/my-xgboost:1",
                                    "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.3.0-cpu-py311",
                                    "public.ecr.aws/sagemaker/sagemaker-xgboost:1.7-1"])
 def test_other_images_are_not_built_in_algorithms(image):
@@ -105,20 +106,19 @@ def test_a_metric_the_algorithm_is_not_tuned_for_is_refused_with_the_list(metric
 
 
 def test_every_metric_the_docs_list_for_xgboost_is_tunable_in_its_direction():
-    documented = {"validation:accuracy": "Maximize", "validation:auc": "Maximize", "validation:error": "Minimize",
-                  "validation:f1": "Maximize", "validation:logloss": "Minimize", "validation:mae": "Minimize",
-                  "validation:map": "Maximize", "validation:merror": "Minimize",
-                  "validation:mlogloss": "Minimize", "validation:mse": "Minimize", "validation:ndcg": "Maximize",
-                  "validation:rmse": "Minimize"}
+    documented = {"accuracy": "Maximize", "auc": "Maximize", "error": "Minimize", "f1": "Maximize",
+                  "logloss": "Minimize", "mae": "Minimize", "map": "Maximize", "merror": "Minimize",
+                  "mlogloss": "Minimize", "mse": "Minimize", "ndcg": "Maximize", "rmse": "Minimize"}
     for name, direction in documented.items():
-        metric = algorithms.XGBOOST.metric(name)
+        metric = algorithms.XGBOOST.metric(f"validation:{name}")
         assert metric is not None and metric.tunable and metric.direction == direction, name
 
 
 def test_the_user_may_define_more_metrics_beside_the_algorithms():
     raw = load("aws-docs-xgboost")
     raw[DEF]["AlgorithmSpecification"]["MetricDefinitions"] = [
-        {"Name": "validation:auc", "Regex": "my-auc=([0-9.]+)"}, {"Name": "seconds", "Regex": "took ([0-9.]+) s"}]
+        {"Name": "validation:auc", "Regex": "my-auc=([0-9.]+)"},
+        {"Name": "seconds", "Regex": "took ([0-9.]+) s"}]
     request = parse_request(raw)
     definitions = {d["Name"]: d["Regex"] for d in request.log_metric_definitions()}
     assert definitions["validation:auc"] == "my-auc=([0-9.]+)"  # the request's own regex wins
@@ -145,8 +145,8 @@ def test_the_airflow_knn_request():
     assert request.algorithm == "knn" and request.objectives[0].metric == "test:accuracy"
     assert [(p.name, p.low, p.high, p.scaling) for p in request.space] == [
         ("k", 1, 600, "Linear"), ("sample_size", 1, 600, "Linear")]
-    assert request.space.static == {"_tuning_objective_metric": "test:accuracy", "predictor_type": "classifier",
-                                    "feature_dim": "4"}
+    assert request.space.static == {"_tuning_objective_metric": "test:accuracy",
+                                    "predictor_type": "classifier", "feature_dim": "4"}
     check_training(request)
 
 
@@ -154,8 +154,8 @@ def test_knn_is_tuned_for_test_metrics_only():
     raw = load("knn-airflow")
     raw[CFG]["HyperParameterTuningJobObjective"] = {"MetricName": "validation:accuracy", "Type": "Maximize"}
     message = errors_of(raw)[f"{CFG}.HyperParameterTuningJobObjective.MetricName"]
-    assert "(tunable: test:accuracy, test:mse; https://docs.aws.amazon.com/sagemaker/latest/dg/kNN-tuning.html)" \
-        in message
+    docs = "https://docs.aws.amazon.com/sagemaker/latest/dg/kNN-tuning.html"
+    assert f"(tunable: test:accuracy, test:mse; {docs})" in message
 
 
 def test_object_detection_with_a_transfer_learning_warm_start_and_early_stopping():
@@ -172,8 +172,9 @@ def test_an_algorithm_that_cannot_be_tuned_says_so():
     raw = load("knn-airflow")
     raw[DEF]["AlgorithmSpecification"]["TrainingImage"] = "382416733822.dkr.ecr.us-east-1.amazonaws.com/pca:1"
     message = errors_of(raw)[f"{CFG}.HyperParameterTuningJobObjective.MetricName"]
-    assert message == ("'test:accuracy' cannot be tuned: SageMaker's built-in PCA algorithm has no metric that "
-                       "Automatic Model Tuning can optimize (https://docs.aws.amazon.com/sagemaker/latest/dg/pca.html)")
+    assert message == ("'test:accuracy' cannot be tuned: SageMaker's built-in PCA algorithm has no metric "
+                       "that Automatic Model Tuning can optimize "
+                       "(https://docs.aws.amazon.com/sagemaker/latest/dg/pca.html)")
 
 
 @pytest.mark.parametrize("repository", [r for a in algorithms.CATALOG for r in a.repositories])
@@ -224,8 +225,9 @@ def test_no_parameter_to_tune_names_the_whole_ranges(where):
         raw = load("algorithm-name-console")
         raw["TrainingJobDefinitions"][0]["HyperParameterRanges"] = empty
         path = "TrainingJobDefinitions[0].HyperParameterRanges"
-    assert errors_of(raw) == {path: "no parameter to tune: give at least one range in ContinuousParameterRanges, "
-                                    "IntegerParameterRanges or CategoricalParameterRanges"}
+    assert errors_of(raw) == {path: "no parameter to tune: give at least one range in "
+                                    "ContinuousParameterRanges, IntegerParameterRanges or "
+                                    "CategoricalParameterRanges"}
 
 
 @pytest.mark.parametrize("value", ["", "auto", "-"])
@@ -255,7 +257,8 @@ SHORTEST = {
             {"Name": "learning_rate", "MinValue": "0.001", "MaxValue": "0.1", "ScalingType": "Logarithmic"}]},
     },
     DEF: {
-        "AlgorithmSpecification": {"MetricDefinitions": [{"Name": "accuracy", "Regex": "accuracy=([0-9.]+)"}]},
+        "AlgorithmSpecification": {"MetricDefinitions": [
+            {"Name": "accuracy", "Regex": "accuracy=([0-9.]+)"}]},
         "Local": {"EntryPoint": "train.py"},
     },
 }
@@ -263,7 +266,8 @@ SHORTEST = {
 
 def test_a_local_request_needs_none_of_the_aws_fields():
     request = parse_request(copy.deepcopy(SHORTEST))
-    assert request.entry_point == "train.py" and request.training.keys() == {"AlgorithmSpecification", "Local"}
+    assert request.entry_point == "train.py"
+    assert request.training.keys() == {"AlgorithmSpecification", "Local"}
 
 
 def test_without_local_the_aws_fields_are_required_again():
@@ -329,7 +333,8 @@ def test_xgboost_runs_its_stand_in_and_other_built_ins_need_an_entry_point(tmp_p
     assert str(info.value).startswith(f"{DEF}.Local.EntryPoint: is required to run locally: SageMaker's "
                                       "built-in k-NN algorithm does not run on this machine")
     named = load("algorithm-name-console")
-    named["TrainingJobDefinitions"][0]["Local"] = {"Channels": {"train": "train.csv", "validation": "train.csv"}}
+    named["TrainingJobDefinitions"][0]["Local"] = {"Channels": {"train": "train.csv",
+                                                                "validation": "train.csv"}}
     with pytest.raises(ValidationError, match=r"TrainingJobDefinitions\[0\]\.Local\.EntryPoint: is required "
                                               r"to run locally: algorithm 'arn:aws:sagemaker:"):
         check_local(parse_request(named), tmp_path)
@@ -337,7 +342,8 @@ def test_xgboost_runs_its_stand_in_and_other_built_ins_need_an_entry_point(tmp_p
 
 def test_the_local_input_data_config_carries_each_channels_content_type():
     raw = load("aws-docs-xgboost")
-    raw[DEF]["Local"] = {"Channels": {"train": "data/train.csv", "validation": "data/valid", "extra": "x.libsvm"}}
+    raw[DEF]["Local"] = {"Channels": {"train": "data/train.csv", "validation": "data/valid",
+                                      "extra": "x.libsvm"}}
     assert parse_request(raw).local_input_data_config() == {
         "extra": {"ContentType": "text/libsvm", "TrainingInputMode": "File",
                   "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"},

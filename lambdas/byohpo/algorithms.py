@@ -145,7 +145,8 @@ CATALOG: tuple[BuiltinAlgorithm, ...] = (
     BuiltinAlgorithm("pca", "PCA", ("pca",), (), _DOCS + "pca.html"),
     BuiltinAlgorithm("factorization-machines", "Factorization Machines", ("factorization-machines",), (
         Metric("test:rmse", "Minimize"), Metric("test:binary_classification_accuracy", "Maximize"),
-        Metric("test:binary_classification_cross_entropy", "Minimize"), Metric("test:binary_f_beta", "Maximize"),
+        Metric("test:binary_classification_cross_entropy", "Minimize"),
+        Metric("test:binary_f_beta", "Maximize"),
     ), _DOCS + "fm-tuning.html"),
     BuiltinAlgorithm("object-detection", "Object Detection - MXNet", ("object-detection",),
                      _metrics("Maximize", "validation:mAP"), _DOCS + "object-detection-tuning.html"),
@@ -170,7 +171,8 @@ CATALOG: tuple[BuiltinAlgorithm, ...] = (
     BuiltinAlgorithm("ipinsights", "IP Insights", ("ipinsights",),
                      _metrics("Maximize", "validation:discriminator_auc"), _DOCS + "ip-insights-tuning.html"),
     BuiltinAlgorithm("seq2seq", "Sequence-to-Sequence", ("seq2seq",), (
-        *_metrics("Maximize", "validation:accuracy", "validation:bleu"), Metric("validation:perplexity", "Minimize"),
+        *_metrics("Maximize", "validation:accuracy", "validation:bleu"),
+        Metric("validation:perplexity", "Minimize"),
     ), _DOCS + "seq-2-seq-tuning.html"),
     BuiltinAlgorithm("forecasting-deepar", "DeepAR", ("forecasting-deepar",),
                      _metrics("Minimize", "test:RMSE", "test:mean_wQuantileLoss", "train:final_loss"),

@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 def _merge(definitions: dict[str, str], more: Iterable[Any]) -> None:
     """Add the entries of ``more`` (``{"Name", "Regex"}``) whose metric ``definitions`` lacks."""
     for item in more or ():
-        if isinstance(item, Mapping) and isinstance(item.get("Name"), str) and isinstance(item.get("Regex"), str):
-            definitions.setdefault(item["Name"], item["Regex"])
+        if isinstance(item, Mapping):
+            name, regex = item.get("Name"), item.get("Regex")
+            if isinstance(name, str) and isinstance(regex, str):
+                definitions.setdefault(name, regex)
 
 
 def _client_error(exc: Exception) -> bool:
@@ -92,7 +94,8 @@ def _as_list(definitions: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Name": n, "Regex": r} for n, r in definitions.items()]
 
 
-def metric_log_reader(logs: Any, sagemaker: Any, request: TuningRequest, **options: Any):  # -> training.LogReader
+def metric_log_reader(logs: Any, sagemaker: Any, request: TuningRequest,
+                      **options: Any):  # -> training.LogReader
     """A ``(job_name) -> (values, nonfinite)`` reader for ``byohpo.aws.training.record_outcome`` that
     reads a job's logs with its algorithm's regexes (see the module docstring); ``options`` go to
     ``byohpo.aws.logs.read_job_metrics``."""

@@ -10,7 +10,7 @@ import sys
 import byohpo
 
 # Subcommand modules, in the order `byohpo --help` lists them.
-COMMANDS: tuple[str, ...] = ("run", "runs", "leaderboard", "plot", "validate", "strategies",
+COMMANDS: tuple[str, ...] = ("init", "run", "runs", "leaderboard", "plot", "validate", "strategies",
                              "start", "status", "stop")
 
 

@@ -252,8 +252,11 @@ def custom_metrics(names: list[str], objective: str) -> Callable[[Any, Any], lis
     from sklearn import metrics as m
 
     def classes(score: Callable[..., float], **options: Any) -> Callable[[Any, Any], float]:
-        return lambda predictions, labels: float(score(labels, class_labels(predictions, objective), **options)) \
-            if predictions.size else 0.0
+        def metric(predictions: Any, labels: Any) -> float:
+            if not predictions.size:
+                return 0.0
+            return float(score(labels, class_labels(predictions, objective), **options))
+        return metric
 
     table: dict[str, Callable[[Any, Any], float]] = {
         "accuracy": classes(m.accuracy_score),
