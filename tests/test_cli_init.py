@@ -102,3 +102,19 @@ def test_validate_lists_what_byohpo_start_would_still_need(tmp_path, monkeypatch
     out = capsys.readouterr().out
     assert "  algorithm   SageMaker's built-in XGBoost: its own metrics; here: byohpo's stand-in\n" in out
     assert out.endswith("  on AWS      ready for byohpo start\n")
+
+
+def test_the_readmes_shortest_local_request_runs_as_it_says(tmp_path, monkeypatch, capsys):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("### The shortest local request", 1)[1]
+    text = section.split("```json\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    Path("request.json").write_text(text)
+    Path("train.py").write_text(textwrap.dedent("""
+        import argparse
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--learning_rate", type=float)
+        print(f"accuracy={1 - abs(parser.parse_args().learning_rate - 0.01):.4f}")
+    """))
+    assert main(["run", "request.json", "--quiet", "--top", "0"]) == 0, capsys.readouterr().err
+    assert load_request("request.json").training.keys() == {"AlgorithmSpecification", "Local"}
