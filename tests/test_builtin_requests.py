@@ -340,6 +340,21 @@ def test_xgboost_runs_its_stand_in_and_other_built_ins_need_an_entry_point(tmp_p
         check_local(parse_request(named), tmp_path)
 
 
+def test_a_built_in_algorithm_run_with_a_script_needs_a_regex_for_its_objective(tmp_path):
+    knn = load("knn-airflow")
+    (tmp_path / "train.py").write_text("print('test accuracy=0.9')\n")
+    (tmp_path / "train.csv").write_text("1,0.5\n")
+    knn[DEF]["Local"] = {"EntryPoint": "train.py", "Channels": {"train": "train.csv", "test": "train.csv"}}
+    with pytest.raises(ValidationError) as info:
+        check_local(parse_request(knn), tmp_path)
+    assert str(info.value) == (f"{DEF}.AlgorithmSpecification.MetricDefinitions: nothing reads "
+                               "'test:accuracy' from a local trial's log: add its Name and Regex, as your "
+                               "script prints it")
+    knn[DEF]["AlgorithmSpecification"]["MetricDefinitions"] = [
+        {"Name": "test:accuracy", "Regex": "test accuracy=([0-9.]+)"}]
+    assert check_local(parse_request(knn), tmp_path) == tmp_path / "train.py"
+
+
 def test_the_local_input_data_config_carries_each_channels_content_type():
     raw = load("aws-docs-xgboost")
     raw[DEF]["Local"] = {"Channels": {"train": "data/train.csv", "validation": "data/valid",

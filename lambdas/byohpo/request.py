@@ -176,6 +176,7 @@ def check_local(request: TuningRequest, base_dir: str | Path) -> Path:
     ValidationError naming ``Local.EntryPoint`` (or the ``Local.Channels`` entry that is wrong)."""
     path = f"{request.training_path}.Local.EntryPoint"
     check_channels(request, base_dir)
+    check_local_metrics(request)
     if not request.entry_point:
         return builtin_entry_point(request)
     script = Path(request.entry_point)
@@ -204,6 +205,20 @@ def builtin_entry_point(request: TuningRequest) -> Path:
             f"is required to run locally: algorithm {request.algorithm_name!r} (AlgorithmName) runs only on "
             "SageMaker; give a script that trains the same model and prints its metrics", path)
     raise ValidationError("is required to run locally: the training script to start", path)
+
+
+def check_local_metrics(request: TuningRequest) -> None:
+    """Every objective has a regex that reads it from a local trial's log: the request's own, or the
+    built-in algorithm's (an algorithm's metrics need not be in MetricDefinitions for AWS, which reads
+    the job's own definitions there). Without a script of the user's, the stand-in is what logs."""
+    if not request.entry_point:
+        return
+    readable = {d["Name"] for d in request.log_metric_definitions()}
+    apath = f"{request.training_path}.AlgorithmSpecification.MetricDefinitions"
+    missing = [o.metric for o in request.objectives if o.metric not in readable]
+    if missing:
+        raise ValidationError(f"nothing reads {', '.join(map(repr, missing))} from a local trial's log: "
+                              "add its Name and Regex, as your script prints it", apath)
 
 
 def check_channels(request: TuningRequest, base_dir: str | Path) -> dict[str, Path]:
