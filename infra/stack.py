@@ -95,6 +95,7 @@ LAMBDA_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
         "executions": ("states:DescribeExecution",),  # has the execution holding the run ended?
         "training_jobs": ("sagemaker:DescribeTrainingJob",),  # the jobs an interrupted execution left
         "training_logs": ("logs:DescribeLogStreams", "logs:GetLogEvents"),  # ... and their metrics
+        "algorithms": ("sagemaker:DescribeAlgorithm",),  # an AlgorithmName's metric regexes, for those logs
         "tuning_jobs": ("sagemaker:DescribeHyperParameterTuningJob",  # warm-start parents run by AMT
                         "sagemaker:ListTrainingJobsForHyperParameterTuningJob"),
     },
@@ -107,6 +108,7 @@ LAMBDA_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
         "table": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"),  # record each outcome
         "training_jobs": ("sagemaker:DescribeTrainingJob",),  # a job the Map has no result for
         "training_logs": ("logs:DescribeLogStreams", "logs:GetLogEvents"),  # metrics the job did not report
+        "algorithms": ("sagemaker:DescribeAlgorithm",),  # an AlgorithmName's metric regexes, for those logs
     },
     "Finalize": {
         "table": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"),  # end the run and its trials
@@ -346,6 +348,11 @@ class ByohpoStack(cdk.Stack):
                                                    resource_name="*"),),
                                   "Warm-start parents are any tuning job the request names."),
             "training_logs": self.training_logs(),
+            # Marketplace algorithms belong to their seller's account, so the account is a wildcard.
+            "algorithms": Target((self.format_arn(service="sagemaker", resource="algorithm", account="*",
+                                                  resource_name="*"),),
+                                 "A request may name any algorithm (its own account's or a Marketplace "
+                                 "seller's) in AlgorithmSpecification.AlgorithmName."),
         }
 
     def grant_loop_permissions(self) -> None:

@@ -74,6 +74,7 @@ def test_json_that_is_not_an_object_exits_2(tmp_path, capsys):
 
 
 def test_local_checks_the_entry_point(tmp_path, capsys):
+    (tmp_path / "data" / "train").mkdir(parents=True)
     assert main(["validate", str(DIGITS), "--local", "--base-dir", str(tmp_path)]) == 2
     assert "TrainingJobDefinition.Local.EntryPoint" in capsys.readouterr().err
     (tmp_path / "train.py").write_text("print('training')\n")

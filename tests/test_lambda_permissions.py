@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import test_builtin_aws
 import test_handlers
 from aws_fixtures import (
     ACCOUNT,
@@ -232,7 +233,14 @@ def warm_start_from_a_tuning_job(aws_env: AwsEnv) -> None:
 
 #: Paths no test of ``test_handlers.py`` takes through a handler.
 OWN_SCENARIOS = [("finalize_stops_a_running_job", finalize_stops_a_running_job, "dynamodb"),
-                 ("warm_start_from_a_tuning_job", warm_start_from_a_tuning_job, "dynamodb")]
+                 ("warm_start_from_a_tuning_job", warm_start_from_a_tuning_job, "dynamodb"),
+                 # DescribeAlgorithm: an AlgorithmName's regexes for a job's log, in Evaluate and Start
+                 ("evaluate_reads_an_algorithm_names_log",
+                  test_builtin_aws.test_an_algorithm_names_log_is_read_with_the_regexes_describe_algorithm_lists,
+                  "dynamodb"),
+                 ("start_reads_an_algorithm_names_log",
+                  test_builtin_aws.test_a_start_taking_over_an_algorithm_names_run_reads_its_jobs_log_with_describe_algorithm,
+                  "dynamodb")]
 
 
 @pytest.fixture(scope="module")

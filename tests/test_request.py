@@ -243,7 +243,7 @@ def test_a_request_must_be_an_object():
      f"{METRICS}[1].Regex", "does not compile"),
     (lambda r: r[DEF]["AlgorithmSpecification"]["MetricDefinitions"].append(
         {"Name": "validation:accuracy", "Regex": "acc=(.*)"}), f"{METRICS}[1].Name", "duplicate metric"),
-    (lambda r: r[DEF]["AlgorithmSpecification"].pop("TrainingImage"),
+    (lambda r: (r[DEF]["AlgorithmSpecification"].pop("TrainingImage"), r[DEF].pop("Local")),
      f"{DEF}.AlgorithmSpecification.TrainingImage", "is required (or AlgorithmName)"),
     (lambda r: r[CFG]["ParameterRanges"]["ContinuousParameterRanges"][0].update(MinValue="0.5"),
      f"{RANGES}.ContinuousParameterRanges[0].MinValue", "must be below MaxValue"),
@@ -370,6 +370,7 @@ def test_load_request_parses_a_file():
 
 
 def test_check_local_finds_the_entry_point(digits, tmp_path):
+    (tmp_path / "data" / "train").mkdir(parents=True)
     req = parse_request(digits)
     with pytest.raises(ValidationError) as info:
         check_local(req, tmp_path)
@@ -379,6 +380,8 @@ def test_check_local_finds_the_entry_point(digits, tmp_path):
     assert check_local(req, tmp_path) == tmp_path / "train.py"
 
 
-def test_check_local_requires_an_entry_point(console):
-    with pytest.raises(ValidationError, match=r"TrainingJobDefinitions\[0\]\.Local\.EntryPoint: is required"):
-        check_local(parse_request(console), ".")
+def test_check_local_requires_an_entry_point(digits, tmp_path):
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    del digits[DEF]["Local"]["EntryPoint"]
+    with pytest.raises(ValidationError, match=r"TrainingJobDefinition\.Local\.EntryPoint: is required"):
+        check_local(parse_request(digits), tmp_path)

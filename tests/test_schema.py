@@ -99,7 +99,8 @@ def test_every_kind_of_structural_error_is_also_a_schema_error(validator):
     cfg["RandomSeed"] = "1"  # type
     cfg["Color"] = "blue"  # unknown field
     raw["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"] = "bucket/out"  # pattern
-    del raw["TrainingJobDefinition"]["StoppingCondition"]  # required
+    del raw["TrainingJobDefinition"]["StoppingCondition"]  # required (without Local)
+    del raw["TrainingJobDefinition"]["Local"]
     with pytest.raises(ValidationError) as info:
         parse_request(raw)
     ours = {e.path for e in info.value.errors}

@@ -255,10 +255,11 @@ def test_each_lambda_may_do_only_what_its_step_needs(synth: Synthesized) -> None
     expected = {
         "Start": read | write | logs | read_job_logs | {
             "s3:GetObject", "states:DescribeExecution", "sagemaker:DescribeTrainingJob",
-            "sagemaker:DescribeHyperParameterTuningJob",
+            "sagemaker:DescribeAlgorithm", "sagemaker:DescribeHyperParameterTuningJob",
             "sagemaker:ListTrainingJobsForHyperParameterTuningJob"},
         "Propose": read | write | logs,
-        "Evaluate": read | {"dynamodb:UpdateItem"} | logs | read_job_logs | {"sagemaker:DescribeTrainingJob"},
+        "Evaluate": read | {"dynamodb:UpdateItem"} | logs | read_job_logs | {"sagemaker:DescribeTrainingJob",
+                                                                        "sagemaker:DescribeAlgorithm"},
         "Finalize": read | {"dynamodb:UpdateItem"} | logs | {"sagemaker:StopTrainingJob", "s3:PutObject"},
     }
     table, bucket = logical_id(stack, stack.table), logical_id(stack, stack.bucket)
@@ -284,6 +285,9 @@ def test_each_lambda_may_do_only_what_its_step_needs(synth: Synthesized) -> None
         TRAINING_JOBS, {"StringEquals": {"aws:ResourceTag/byohpo:stack": "Byohpo"}})
     for name in ("Start", "Evaluate"):
         assert resource(name, "sagemaker:DescribeTrainingJob") == (TRAINING_JOBS, None)
+        # an AlgorithmName may be a Marketplace seller's, in another account
+        assert resource(name, "sagemaker:DescribeAlgorithm") == (
+            "arn:aws:sagemaker:us-east-1:*:algorithm/*", None)
 
 
 def test_state_machine_role_invokes_the_loop_trains_and_continues_as_new(synth: Synthesized) -> None:

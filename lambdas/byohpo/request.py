@@ -8,7 +8,14 @@ byohpo's extensions:
 * ``HyperParameterTuningJobConfig.StrategyConfig``: the strategy's options, plus ``Seed``;
 * ``HyperParameterTuningJobConfig.Objectives``: several objectives (PAES, NSGA-II);
 * ``TuningJobCompletionCriteria.MaxFailedTrainingJobs``: stop after this many failed trials;
-* ``TrainingJobDefinition.Local.EntryPoint``: the script the local engine runs.
+* ``TrainingJobDefinition.Local``: how ``byohpo run`` runs a trial on this machine: ``EntryPoint``, the
+  script, and ``Channels``, the local file or folder of each data channel. A request with ``Local``
+  needs none of the fields only AWS uses (``RoleArn``, ``OutputDataConfig``, ``ResourceConfig``,
+  ``StoppingCondition``, the image); ``byohpo start`` still does.
+
+A request for one of SageMaker's built-in algorithms (``byohpo.algorithms``: its ``TrainingImage``, or
+an ``AlgorithmName``) needs no ``MetricDefinitions``: the algorithm emits its own metrics, and the
+objective must be one of those it documents as tunable.
 
 Validation has two passes, and every problem of both is reported in one :class:`ValidationError`:
 a structural pass walks the JSON Schema built from botocore's SageMaker model (field names, types,
@@ -29,8 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from byohpo import algorithms, standins
 from byohpo.errors import FieldError, UnknownStrategyError, ValidationError
-from byohpo.schema.build import SCHEMA_ID, build_schema, schema  # noqa: F401 - the public entry points
+from byohpo.schema.build import SCHEMA_ID, build_schema, built_schema, schema  # noqa: F401 - the public entry points
 from byohpo.schema.walk import check_structure, json_type
 from byohpo.space import Continuous, SearchSpace
 from byohpo.stopping import StoppingRules
@@ -44,6 +52,8 @@ SAGEMAKER_STRATEGIES = {"Random": "random", "Grid": "grid", "Bayesian": "bayesia
 _NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
 # Keys of a training job definition that the request absorbs into the space and the objectives.
 _TUNING_ONLY_KEYS = ("DefinitionName", "TuningObjective", "HyperParameterRanges")
+# The ContentType of a local channel that InputDataConfig does not list, by its file's extension.
+_CONTENT_TYPES = {".csv": "text/csv", ".libsvm": "text/libsvm", ".svm": "text/libsvm"}
 
 
 # -- the parsed request -----------------------------------------------------------------------------
@@ -56,6 +66,10 @@ class TuningRequest:
     of ``TrainingJobDefinitions``) without the keys absorbed into ``space`` and ``objectives``
     (``DefinitionName``, ``TuningObjective``, ``HyperParameterRanges``); ``training_path`` is where it
     was found, for error messages. ``strategy`` is the resolved name (``Random`` becomes ``random``).
+    ``metric_definitions`` are the request's own ``MetricDefinitions``; ``algorithm`` names the
+    built-in algorithm's entry in ``byohpo.algorithms.CATALOG`` when the image is one (its
+    ``space.static`` then holds ``_tuning_objective_metric``, as AMT adds it); ``local_channels`` is
+    ``Local.Channels``.
     """
 
     name: str
@@ -75,6 +89,50 @@ class TuningRequest:
     metric_definitions: list[tuple[str, str]]
     entry_point: str | None
     raw: dict[str, Any] = field(repr=False)
+    algorithm: str | None = None
+    local_channels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def builtin_algorithm(self) -> algorithms.BuiltinAlgorithm | None:
+        return algorithms.algorithm_named(self.algorithm) if self.algorithm else None
+
+    @property
+    def algorithm_name(self) -> str | None:
+        """``AlgorithmSpecification.AlgorithmName``: an algorithm resource (yours or AWS Marketplace's)."""
+        name = _obj(self.training.get("AlgorithmSpecification")).get("AlgorithmName")
+        return name if isinstance(name, str) and name else None
+
+    def local_input_data_config(self) -> dict[str, dict[str, str]]:
+        """``inputdataconfig.json`` for a local trial, as SageMaker writes it for the container: each
+        channel of ``Local.Channels`` with its ``ContentType`` (and distribution and record wrapper)
+        from the ``InputDataConfig`` entry of that name. Local data is always laid out as ``File``."""
+        configured = {_obj(c).get("ChannelName"): _obj(c) for c in self.training.get("InputDataConfig") or []
+                      if isinstance(c, Mapping)}
+        out: dict[str, dict[str, str]] = {}
+        for name in sorted(self.local_channels):
+            channel = configured.get(name, {})
+            entry: dict[str, str] = {}
+            if isinstance(channel.get("ContentType"), str):
+                entry["ContentType"] = channel["ContentType"]
+            elif not channel and Path(self.local_channels[name]).suffix.lower() in _CONTENT_TYPES:
+                # A channel only this machine has: its file's extension says what it holds.
+                entry["ContentType"] = _CONTENT_TYPES[Path(self.local_channels[name]).suffix.lower()]
+            s3 = _obj(_obj(channel.get("DataSource")).get("S3DataSource"))
+            entry["TrainingInputMode"] = "File"
+            entry["S3DistributionType"] = str(s3.get("S3DataDistributionType") or "FullyReplicated")
+            entry["RecordWrapperType"] = str(channel.get("RecordWrapperType") or "None")
+            out[name] = entry
+        return out
+
+    def log_metric_definitions(self) -> list[dict[str, str]]:
+        """The ``MetricDefinitions`` that read this request's metrics from a log: the request's own, then
+        the built-in algorithm's for the metrics the request does not define."""
+        out = [{"Name": n, "Regex": r} for n, r in self.metric_definitions]
+        algorithm = self.builtin_algorithm
+        if algorithm is not None:
+            defined = {n for n, _ in self.metric_definitions}
+            out += [d for d in algorithm.metric_definitions() if d["Name"] not in defined]
+        return out
 
     def fingerprint(self) -> str:
         """sha256 of what must not change when a run is resumed: space, objectives, strategy, its
@@ -115,16 +173,106 @@ def load_request(path: str | Path) -> TuningRequest:
 
 def check_local(request: TuningRequest, base_dir: str | Path) -> Path:
     """The local entry point as an existing file (relative paths from ``base_dir``), or a
-    ValidationError naming ``Local.EntryPoint``."""
+    ValidationError naming ``Local.EntryPoint`` (or the ``Local.Channels`` entry that is wrong)."""
     path = f"{request.training_path}.Local.EntryPoint"
+    check_channels(request, base_dir)
+    check_local_metrics(request)
     if not request.entry_point:
-        raise ValidationError("is required to run locally: the training script to start", path)
+        return builtin_entry_point(request)
     script = Path(request.entry_point)
     if not script.is_absolute():
         script = Path(base_dir) / script
     if not script.is_file():
         raise ValidationError(f"{str(script)!r} is not a file", path)
     return script
+
+
+def builtin_entry_point(request: TuningRequest) -> Path:
+    """What runs a trial of a request without ``Local.EntryPoint``: the bundled stand-in of its built-in
+    algorithm (XGBoost only), else a ValidationError naming ``Local.EntryPoint``."""
+    path = f"{request.training_path}.Local.EntryPoint"
+    algorithm = request.builtin_algorithm
+    if algorithm is not None:
+        script = standins.entry_point(algorithm.name)
+        if script is not None:
+            return script
+        raise ValidationError(
+            f"is required to run locally: SageMaker's built-in {algorithm.title} algorithm does not run on "
+            "this machine (only XGBoost has a local stand-in); give a script that trains the same model "
+            "and prints the metrics, with MetricDefinitions that read them", path)
+    if request.algorithm_name:
+        raise ValidationError(
+            f"is required to run locally: algorithm {request.algorithm_name!r} (AlgorithmName) runs only on "
+            "SageMaker; give a script that trains the same model and prints its metrics", path)
+    raise ValidationError("is required to run locally: the training script to start", path)
+
+
+def check_local_metrics(request: TuningRequest) -> None:
+    """Every objective has a regex that reads it from a local trial's log: the request's own, or the
+    built-in algorithm's (an algorithm's metrics need not be in MetricDefinitions for AWS, which reads
+    the job's own definitions there). Without a script of the user's, the stand-in is what logs."""
+    if not request.entry_point:
+        return
+    readable = {d["Name"] for d in request.log_metric_definitions()}
+    apath = f"{request.training_path}.AlgorithmSpecification.MetricDefinitions"
+    missing = [o.metric for o in request.objectives if o.metric not in readable]
+    if missing:
+        raise ValidationError(f"nothing reads {', '.join(map(repr, missing))} from a local trial's log: "
+                              "add its Name and Regex, as your script prints it", apath)
+
+
+def check_channels(request: TuningRequest, base_dir: str | Path) -> dict[str, Path]:
+    """The local data of each channel (``Local.Channels``, relative paths from ``base_dir``), checked
+    before anything runs: every path exists, and every channel of ``InputDataConfig`` has local data
+    (a channel is never silently dropped). Raises ValidationError naming each wrong field."""
+    tpath = request.training_path
+    errors: list[FieldError] = []
+    found: dict[str, Path] = {}
+    for name, source in request.local_channels.items():
+        where = Path(source) if Path(source).is_absolute() else Path(base_dir) / source
+        if not where.exists():
+            errors.append(FieldError(f"{tpath}.Local.Channels.{name}", f"{str(where)!r} does not exist"))
+        else:
+            found[name] = where
+    configured = request.training.get("InputDataConfig")
+    for i, channel in enumerate(configured if isinstance(configured, list) else []):
+        name = _obj(channel).get("ChannelName")
+        if isinstance(name, str) and name not in request.local_channels:
+            errors.append(FieldError(
+                f"{tpath}.InputDataConfig[{i}].ChannelName",
+                f"channel {name!r} has no local data: map it to a local file or folder in "
+                f"{tpath}.Local.Channels, e.g. {{{json.dumps(name)}: \"data/{name}\"}}"))
+    algorithm = request.builtin_algorithm
+    if algorithm is algorithms.XGBOOST and not request.entry_point and "train" not in request.local_channels:
+        errors.append(FieldError(f"{tpath}.Local.Channels", "the built-in XGBoost algorithm reads its "
+                                 "training data from a channel named 'train': map it to a CSV or libsvm "
+                                 "file or folder"))
+    if errors:
+        raise ValidationError(errors)
+    return found
+
+
+def aws_requirements(request: TuningRequest) -> list[FieldError]:
+    """What SageMaker needs of the training definition that a request with ``Local`` may leave out (the
+    fields ``HyperParameterTrainingJobDefinition`` requires, an image, an input mode, the instances):
+    checked by ``byohpo start`` and listed by ``byohpo validate``."""
+    tpath = request.training_path
+    training = request.training
+    schema_ = built_schema()["$defs"]["HyperParameterTrainingJobDefinition"]
+    errors = [FieldError(f"{tpath}.{key}", "is required to run on SageMaker")
+              for key in schema_.get("else", {}).get("required", []) if key not in training]
+    if "ResourceConfig" not in training and "HyperParameterTuningResourceConfig" not in training:
+        errors.append(FieldError(f"{tpath}.ResourceConfig", "is required to run on SageMaker (or "
+                                                            "HyperParameterTuningResourceConfig)"))
+    spec = training.get("AlgorithmSpecification")
+    if isinstance(spec, Mapping):
+        if not spec.get("TrainingImage") and not spec.get("AlgorithmName"):
+            errors.append(FieldError(f"{tpath}.AlgorithmSpecification.TrainingImage",
+                                     "is required to run on SageMaker (or AlgorithmName)"))
+        if "TrainingInputMode" not in spec:
+            errors.append(FieldError(f"{tpath}.AlgorithmSpecification.TrainingInputMode",
+                                     "is required to run on SageMaker"))
+    return errors
 
 
 # -- parsing ----------------------------------------------------------------------------------------
@@ -203,7 +351,7 @@ class _Parser:
         definition, tpath = self.definition()
         space = self.space(definition, tpath)
         objectives, objective_paths = self.objectives(definition, tpath)
-        metric_definitions = self.metrics(definition, tpath, objectives, objective_paths)
+        metric_definitions, builtin = self.metrics(definition, tpath, objectives, objective_paths)
         strategy, options, seed = self.strategy(name, space, objectives, objective_paths)
         stopping, max_parallel = self.limits()
         parents, warm_start_type = self.warm_start(name)
@@ -212,6 +360,10 @@ class _Parser:
         if self.errors or space is None or stopping is None or strategy is None or seed is None:
             return None
         local = _obj(definition.get("Local"))
+        if builtin is not None and objectives and algorithms.OBJECTIVE_HYPERPARAMETER not in space.names:
+            # What AMT adds to a built-in algorithm's hyperparameters; the user's own value wins.
+            space = SearchSpace(space.params, {**algorithms.tuning_hyperparameters(objectives[0].metric),
+                                               **space.static})
         return TuningRequest(
             name=name, strategy=strategy, strategy_options=options, seed=seed,
             objectives=objectives, space=space, max_parallel=max_parallel or 1, stopping=stopping,
@@ -221,6 +373,8 @@ class _Parser:
             training={k: copy.deepcopy(v) for k, v in definition.items() if k not in _TUNING_ONLY_KEYS},
             training_path=tpath, metric_definitions=metric_definitions,
             entry_point=local.get("EntryPoint"), raw=copy.deepcopy(dict(self.raw)),
+            algorithm=builtin.name if builtin is not None else None,
+            local_channels={str(k): v for k, v in _obj(local.get("Channels")).items() if isinstance(v, str)},
         )
 
     def name(self) -> str:
@@ -310,13 +464,22 @@ class _Parser:
         return objectives, [path for path, _ in entries]
 
     def metrics(self, definition: Mapping[str, Any], tpath: str, objectives: list[Objective],
-                objective_paths: list[str]) -> list[tuple[str, str]]:
+                objective_paths: list[str]
+                ) -> tuple[list[tuple[str, str]], algorithms.BuiltinAlgorithm | None]:
+        """The request's own MetricDefinitions and the built-in algorithm its image runs (if any); every
+        objective must be one of the defined metrics or one of the algorithm's tunable metrics."""
         if not definition:
-            return []
+            return [], None
         apath = f"{tpath}.AlgorithmSpecification"
         algorithm = _obj(definition.get("AlgorithmSpecification"))
-        if algorithm and not algorithm.get("TrainingImage") and not algorithm.get("AlgorithmName"):
-            self.error(f"{apath}.TrainingImage", "is required (or AlgorithmName)")
+        # With Local, the request may be for this machine only: the image and mode are AWS's business,
+        # and `byohpo start` checks them (CreateTrainingJob's required fields).
+        local = "Local" in definition
+        if algorithm and not local:
+            if not algorithm.get("TrainingImage") and not algorithm.get("AlgorithmName"):
+                self.error(f"{apath}.TrainingImage", "is required (or AlgorithmName)")
+            if "TrainingInputMode" not in algorithm:
+                self.error(f"{apath}.TrainingInputMode", "is required")
         raw_defs = algorithm.get("MetricDefinitions")
         out: list[tuple[str, str]] = []
         for i, md in enumerate(raw_defs if isinstance(raw_defs, list) else []):
@@ -339,14 +502,28 @@ class _Parser:
                 continue
             out.append((name, regex))
         if algorithm.get("AlgorithmName"):
-            return out  # a built-in algorithm defines its own metrics
+            return out, None  # an algorithm resource defines its own metrics (DescribeAlgorithm)
+        builtin = algorithms.algorithm_for_image(algorithm.get("TrainingImage"),
+                                                 _obj(definition.get("StaticHyperParameters")))
         defined = [n for n, _ in out]
         for objective, path in zip(objectives, objective_paths, strict=True):
-            if objective.metric not in defined:
+            if objective.metric in defined:
+                continue
+            if builtin is None:
                 known = ", ".join(repr(n) for n in defined) or "none"
                 self.error(f"{path}.MetricName", f"metric {objective.metric!r} is not defined in "
                                                  f"{apath}.MetricDefinitions (defined: {known})")
-        return out
+                continue
+            metric = builtin.metric(objective.metric)
+            if metric is not None and metric.tunable:
+                continue
+            tunable = ", ".join(m.name for m in builtin.tunable_metrics)
+            what = (f"is not a metric SageMaker's built-in {builtin.title} algorithm can be tuned for "
+                    f"(tunable: {tunable}; {builtin.docs})") if tunable else (
+                    f"cannot be tuned: SageMaker's built-in {builtin.title} algorithm has no metric that "
+                    f"Automatic Model Tuning can optimize ({builtin.docs})")
+            self.error(f"{path}.MetricName", f"{objective.metric!r} {what}")
+        return out, builtin
 
     def strategy(self, name: str, space: SearchSpace | None, objectives: list[Objective],
                  objective_paths: list[str]) -> tuple[str | None, dict[str, Any], int | None]:

@@ -201,7 +201,8 @@ class SearchSpace:
                 seen[param.name] = path
                 params.append(param)
         if not params and not errors:
-            errors.append(FieldError("", "no parameter to tune: give at least one range"))
+            errors.append(FieldError("", "no parameter to tune: give at least one range in "
+                                         f"{', '.join(RANGE_KINDS[:-1])} or {RANGE_KINDS[-1]}"))
         static_clean = _parse_static(static, seen, errors)
         if errors:
             raise ValidationError(errors)

@@ -25,7 +25,7 @@ from typing import Any
 
 from byohpo.errors import FieldError, ValidationError
 from byohpo.metrics import final_metric_values, missing_metric_reason
-from byohpo.request import TuningRequest
+from byohpo.request import TuningRequest, aws_requirements
 from byohpo.space import format_value
 from byohpo.store.base import Store
 from byohpo.store.records import TrialRecord, utc_now
@@ -139,6 +139,7 @@ def check_training(request: TuningRequest) -> dict[str, Any]:
     CreateTrainingJob parameters against botocore's input shape. Every problem is reported at once, in
     one :class:`ValidationError` whose paths are the request's fields."""
     fields, errors = _translate(request)
+    errors = [*aws_requirements(request), *errors]  # what a request for this machine may leave out
     # The longest job name a run can have, and the space's centre as the tuned values.
     centre = request.space.decode([0.5] * request.space.dims)
     sample = create_training_job_params(fields, training_job_name(request.name, 9999, 9999, 99),
@@ -156,6 +157,8 @@ def check_training(request: TuningRequest) -> dict[str, Any]:
                                  f"a training job takes at most 100 hyperparameters, these are "
                                  f"{len(hyperparameters)} with the tuned ones"))
     if errors:
+        ours = {e.path for e in aws_requirements(request)}  # said once, not again as botocore's
+        errors = [e for e in errors if e.path not in ours or not e.message.endswith("by CreateTrainingJob")]
         raise ValidationError(list(dict.fromkeys(errors)))
     return fields
 
@@ -310,7 +313,7 @@ def record_outcome(store: Store, request: TuningRequest, trial: TrialRecord, out
             values = {**logged, **values}
         missing = [m for m in metrics if m not in values]
         if missing:
-            definitions = [{"Name": n, "Regex": r} for n, r in request.metric_definitions]
+            definitions = request.log_metric_definitions()
             reason = clip("; ".join(missing_metric_reason(m, definitions, nonfinite) for m in missing))
     values = {k: float(v) for k, v in values.items() if math.isfinite(v)}
     return store.update_trial(

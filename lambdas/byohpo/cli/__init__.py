@@ -10,8 +10,8 @@ import sys
 import byohpo
 
 # Subcommand modules, in the order `byohpo --help` lists them.
-COMMANDS: tuple[str, ...] = ("run", "runs", "leaderboard", "plot", "compare", "validate", "strategies",
-                             "start", "status", "stop")
+COMMANDS: tuple[str, ...] = ("init", "run", "runs", "leaderboard", "plot", "compare", "validate",
+                             "strategies", "start", "status", "stop")
 
 
 def build_parser() -> argparse.ArgumentParser:

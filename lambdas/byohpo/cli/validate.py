@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from byohpo import standins
+from byohpo.aws.training import check_training
 from byohpo.errors import ValidationError
 from byohpo.request import TuningRequest, check_local, load_request
 from byohpo.space import Categorical, Continuous, format_value
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         return report_invalid("validate", args.request, exc)
     print(f"{args.request}: valid")
-    print("\n".join(summary(request)))
+    print("\n".join(summary(request) + algorithm_summary(request) + aws_summary(request)))
     return 0
 
 
@@ -93,6 +95,31 @@ def summary(request: TuningRequest) -> list[str]:
     if request.entry_point:
         lines.append(f"  local       {request.entry_point}")
     return lines
+
+
+def algorithm_summary(request: TuningRequest) -> list[str]:
+    """Which algorithm defines the metrics, and the local data of each channel."""
+    lines = []
+    builtin = request.builtin_algorithm
+    if builtin is not None:
+        local = "byohpo's stand-in" if standins.entry_point(builtin.name) else "Local.EntryPoint only"
+        lines.append(f"  algorithm   SageMaker's built-in {builtin.title}: its own metrics; here: "
+                     f"{request.entry_point or local}")
+    elif request.algorithm_name:
+        lines.append(f"  algorithm   {request.algorithm_name}: its own metrics (DescribeAlgorithm)")
+    for name, path in request.local_channels.items():
+        lines.append(f"  channel     {name} <- {path}")
+    return lines
+
+
+def aws_summary(request: TuningRequest) -> list[str]:
+    """What ``byohpo start`` would still need to run the request on SageMaker (a request with ``Local``
+    may leave out what only AWS uses), or that it would take it as it is."""
+    try:
+        check_training(request)
+    except ValidationError as exc:
+        return ["  on AWS      byohpo start would still need:", *(f"    {e}" for e in exc.errors)]
+    return ["  on AWS      ready for byohpo start"]
 
 
 def _seed_source(request: TuningRequest) -> str:

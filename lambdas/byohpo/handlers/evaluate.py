@@ -9,7 +9,7 @@ from typing import Any
 
 from byohpo import aws
 from byohpo.aws import training
-from byohpo.aws.logs import log_reader
+from byohpo.aws.algorithm_metrics import metric_log_reader
 from byohpo.aws.warm_start import with_imported_budget
 from byohpo.errors import FieldError, ValidationError
 from byohpo.handlers import (
@@ -44,7 +44,7 @@ def evaluate(event: Mapping[str, Any], *, store: Store, sagemaker: Any, logs: An
     if run.finished:
         return _answer(ctx, generation, "finish", run_stop(run))
     request = run_request(run)
-    read_logs = log_reader(logs, [{"Name": n, "Regex": r} for n, r in request.metric_definitions])
+    read_logs = metric_log_reader(logs, sagemaker, request)
     trials = {t.trial_id: t for t in store.get_trials(run.name)}
     answered = set()
     for i, result in enumerate(results):

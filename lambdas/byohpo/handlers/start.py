@@ -10,7 +10,7 @@ from typing import Any
 
 from byohpo import aws
 from byohpo.aws import training, warm_start
-from byohpo.aws.logs import log_reader
+from byohpo.aws.algorithm_metrics import metric_log_reader
 from byohpo.aws.results import read_json
 from byohpo.errors import ValidationError
 from byohpo.handlers import RunContext, event_budget, run_request
@@ -143,7 +143,7 @@ def _settle_unfinished(store: Store, clients: aws.Clients, request: TuningReques
     unfinished = [t for t in store.get_trials(run.name) if not t.finished]
     if not unfinished:
         return
-    read_logs = log_reader(clients.logs, [{"Name": n, "Regex": r} for n, r in request.metric_definitions])
+    read_logs = metric_log_reader(clients.logs, clients.sagemaker, request)
     for trial in unfinished:
         settled = training.reconcile(store, request, trial, clients.sagemaker, read_logs=read_logs)
         log.info("run %s: trial %s left %s by the previous execution is now %s (%s)", run.name,

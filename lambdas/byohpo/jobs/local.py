@@ -7,7 +7,8 @@ with ``/opt/ml`` replaced by the trial's folder::
     trial_dir/output/                   SM_OUTPUT_DIR   (a ``failure`` file here becomes the reason)
     trial_dir/output/data/              SM_OUTPUT_DATA_DIR
     trial_dir/input/config/*.json       hyperparameters.json (the raw strings), inputdataconfig.json, ...
-    trial_dir/input/data/<channel>      SM_CHANNEL_<CHANNEL>: a link to (or copy of) the local folder
+    trial_dir/input/data/<channel>      SM_CHANNEL_<CHANNEL>: a link to (or copy of) the local folder, or a
+                                        folder holding the local file (as File mode downloads it)
     trial_dir/train.log                 stdout and stderr, as CloudWatch Logs would hold them
 
 The command is ``python <entry point> --name value ...`` (an executable file other than ``.py`` runs
@@ -199,7 +200,9 @@ class LocalTrainingJob:
         entry_point: the training script (``.py``) or an executable file.
         hyperparameters: SageMaker ``HyperParameters``: names to string values.
         trial_dir: the trial's folder, SageMaker's ``/opt/ml``; created if missing.
-        channels: channel name to a local folder, seen as ``SM_CHANNEL_<NAME>``.
+        channels: channel name to a local folder or file, seen as the folder ``SM_CHANNEL_<NAME>``.
+        input_data_config: channel name to its ``inputdataconfig.json`` entry (``ContentType``, ...);
+            ``TrainingInputMode`` is ``File``.
         metric_definitions: the request's ``MetricDefinitions``.
         max_runtime_seconds: ``StoppingCondition.MaxRuntimeInSeconds``; None for no limit.
         env: extra environment variables, applied last.
@@ -215,6 +218,7 @@ class LocalTrainingJob:
     def __init__(self, entry_point: str | os.PathLike[str], hyperparameters: Mapping[str, str],
                  trial_dir: str | os.PathLike[str], *,
                  channels: Mapping[str, str | os.PathLike[str]] | None = None,
+                 input_data_config: Mapping[str, Mapping[str, str]] | None = None,
                  metric_definitions: Definitions | None = None,
                  max_runtime_seconds: float | None = None, env: Mapping[str, str] | None = None,
                  required_metrics: Sequence[str] | None = None, job_name: str | None = None,
@@ -235,9 +239,10 @@ class LocalTrainingJob:
         for name, folder in (channels or {}).items():
             if not isinstance(name, str) or not _CHANNEL_NAME.fullmatch(name) or name in (".", ".."):
                 raise ValueError(f"channel name {name!r} must be 1-64 of [A-Za-z0-9._-]")
-            if not Path(folder).is_dir():
-                raise FileNotFoundError(f"channel {name!r}: {str(folder)!r} is not a folder")
+            if not Path(folder).exists():
+                raise FileNotFoundError(f"channel {name!r}: {str(folder)!r} is not a file or folder")
             self.channels[name] = Path(folder).resolve()
+        self.input_data_config = channel_config(self.channels, input_data_config)
         if max_runtime_seconds is not None and not max_runtime_seconds > 0:
             raise ValueError(f"max_runtime_seconds must be positive, not {max_runtime_seconds!r}")
         if not kill_grace_seconds >= 0:
@@ -284,7 +289,7 @@ class LocalTrainingJob:
         framework = {k: _decode_hyperparameter(v) for k, v in self.hyperparameters.items()
                      if k.startswith("sagemaker_")}
         channel_dirs = {name: str(root / "input" / "data" / name) for name in sorted(self.channels)}
-        input_data_config = {name: {"TrainingInputMode": "File"} for name in sorted(self.channels)}
+        input_data_config = self.input_data_config
         resource_config = {"current_host": "algo-1", "hosts": ["algo-1"], "current_instance_type": "local",
                            "network_interface_name": "eth0"}
         training_env = {
@@ -328,20 +333,11 @@ class LocalTrainingJob:
         (root / "output" / "failure").unlink(missing_ok=True)  # a retry must not inherit a reason
         config = root / "input" / "config"
         config.joinpath("hyperparameters.json").write_text(json.dumps(self.hyperparameters, indent=1))
-        config.joinpath("inputdataconfig.json").write_text(
-            json.dumps({name: {"TrainingInputMode": "File"} for name in sorted(self.channels)}))
+        config.joinpath("inputdataconfig.json").write_text(json.dumps(self.input_data_config))
         config.joinpath("resourceconfig.json").write_text(
             json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
         for name, source in self.channels.items():
-            link = root / "input" / "data" / name
-            if link.is_symlink() or link.is_file():
-                link.unlink()
-            elif link.is_dir():
-                shutil.rmtree(link)
-            try:
-                link.symlink_to(source, target_is_directory=True)
-            except OSError:  # no symlinks here (some Windows setups): copy, as File mode does
-                shutil.copytree(source, link)
+            lay_out_channel(source, root / "input" / "data" / name)
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -455,6 +451,41 @@ class LocalTrainingJob:
         return LocalJobResult(status, values, code, reason, self.log_path, round(duration, 3))
 
 
+def channel_config(channels: Iterable[str], input_data_config: Mapping[str, Mapping[str, str]] | None
+                   ) -> dict[str, dict[str, str]]:
+    """``inputdataconfig.json``: each channel's entry as SageMaker writes it for the container
+    (``ContentType`` when the channel has one, ``TrainingInputMode``, ``S3DistributionType``,
+    ``RecordWrapperType``). Local data is always in File mode."""
+    out: dict[str, dict[str, str]] = {}
+    for name in sorted(channels):
+        entry = dict((input_data_config or {}).get(name) or {})
+        entry["TrainingInputMode"] = "File"
+        entry.setdefault("S3DistributionType", "FullyReplicated")
+        entry.setdefault("RecordWrapperType", "None")
+        out[name] = entry
+    return out
+
+
+def lay_out_channel(source: Path, folder: Path) -> None:
+    """Make ``folder`` the channel's folder, as File mode fills ``/opt/ml/input/data/<channel>``: a link
+    to the local folder, or a folder holding a link to the local file. Copies where links fail."""
+    if folder.is_symlink() or folder.is_file():
+        folder.unlink()
+    elif folder.is_dir():
+        shutil.rmtree(folder)
+    if source.is_dir():
+        try:
+            folder.symlink_to(source, target_is_directory=True)
+        except OSError:  # no symlinks here (some Windows setups): copy, as File mode does
+            shutil.copytree(source, folder)
+        return
+    folder.mkdir(parents=True)
+    try:
+        (folder / source.name).symlink_to(source)
+    except OSError:
+        shutil.copy2(source, folder / source.name)
+
+
 def _fit(text: str) -> str:
     """Cut to SageMaker's FailureReason length, keeping the head (what failed) and the end of the
     detail (where the error is)."""
@@ -479,4 +510,4 @@ def run_local_training(entry_point: str | os.PathLike[str], hyperparameters: Map
                             env=env, **options).run()
 
 
-__all__ = ["LocalJobResult", "LocalTrainingJob", "run_local_training"]
+__all__ = ["LocalJobResult", "LocalTrainingJob", "channel_config", "lay_out_channel", "run_local_training"]

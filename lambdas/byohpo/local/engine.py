@@ -23,7 +23,7 @@ from typing import Any
 from byohpo.errors import ByohpoError
 from byohpo.jobs.local import LocalTrainingJob
 from byohpo.local.progress import Reporter
-from byohpo.request import TuningRequest, check_local
+from byohpo.request import TuningRequest, check_channels, check_local
 from byohpo.stopping import StopReason
 from byohpo.store.base import RunClaimedError, Store
 from byohpo.store.records import RunRecord, TrialRecord, utc_now
@@ -74,6 +74,7 @@ class LocalEngine:
         self.store = store
         self.runs_dir = Path(runs_dir)
         self.entry_point = check_local(request, base_dir)
+        self.channels = check_channels(request, base_dir)
         self.reporter = reporter or Reporter()
         self.kill_grace_seconds = kill_grace_seconds
         self.now = now
@@ -87,7 +88,7 @@ class LocalEngine:
         self._lock = threading.Lock()
         stopping = request.training.get("StoppingCondition") or {}
         self.trial_max_runtime: int | None = stopping.get("MaxRuntimeInSeconds")
-        self.metric_definitions = [{"Name": n, "Regex": r} for n, r in request.metric_definitions]
+        self.metric_definitions = request.log_metric_definitions()
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> RunRecord:
@@ -162,6 +163,7 @@ class LocalEngine:
         trial_dir = self.runs_dir / run.name / trial.trial_id / f"attempt-{attempt}"
         job = LocalTrainingJob(
             self.entry_point, trial.hyperparameters, trial_dir,
+            channels=self.channels, input_data_config=self.request.local_input_data_config(),
             metric_definitions=self.metric_definitions, max_runtime_seconds=self.trial_max_runtime,
             env={"TRAINING_JOB_NAME": job_name},
             required_metrics=[o.metric for o in self.request.objectives], job_name=job_name,

@@ -181,15 +181,39 @@ def _extend(root: dict[str, Any], defs: dict[str, dict[str, Any]]) -> None:
         "type": "integer", "minimum": 1,
         "description": ours + "stop the run once this many training jobs have failed.",
     }
-    defs["HyperParameterTrainingJobDefinition"]["properties"]["Local"] = {"$ref": "#/$defs/ByohpoLocal"}
+    definition = defs["HyperParameterTrainingJobDefinition"]
+    definition["properties"]["Local"] = {"$ref": "#/$defs/ByohpoLocal"}
+    # A request with Local may be for this machine only: what only SageMaker uses is required without it.
+    aws_only = [k for k in definition.get("required", []) if k != "HyperParameterRanges"]
+    definition["required"] = [k for k in definition.get("required", []) if k not in aws_only]
+    definition["if"] = {"required": ["Local"]}
+    definition["else"] = {"required": aws_only}
+    spec = defs["HyperParameterAlgorithmSpecification"]
+    spec["required"] = [k for k in spec.get("required", []) if k != "TrainingInputMode"]
+    spec["description"] = (spec.get("description", "") + " byohpo: TrainingInputMode is required unless "
+                           "the definition has Local (checked by the request's own rules).").strip()
+    channel_name = defs["Channel"]["properties"]["ChannelName"]
     defs["ByohpoLocal"] = {
-        "description": ours + "how the local engine runs a trial.",
+        "description": ours + "how the local engine runs a trial. With it, RoleArn, OutputDataConfig, "
+        "ResourceConfig, StoppingCondition and the image may be left out for `byohpo run` (`byohpo start` "
+        "still needs them).",
         "type": "object",
-        "properties": {"EntryPoint": {
-            "type": "string", "minLength": 1,
-            "description": ours + "the training script, started like SageMaker script mode starts it "
-            "(hyperparameters as --name value arguments and SM_* variables).",
-        }},
+        "properties": {
+            "EntryPoint": {
+                "type": "string", "minLength": 1,
+                "description": ours + "the training script, started like SageMaker script mode starts it "
+                "(hyperparameters as --name value arguments and SM_* variables). Optional for SageMaker's "
+                "built-in XGBoost algorithm, which runs a bundled stand-in.",
+            },
+            "Channels": {
+                "type": "object",
+                "propertyNames": {k: v for k, v in channel_name.items() if k != "description"},
+                "additionalProperties": {"type": "string", "minLength": 1},
+                "description": ours + "the local data of each channel: channel name to a file or folder, "
+                "relative to the current directory. Each becomes the channel's folder "
+                "(SM_CHANNEL_<NAME>), as SageMaker lays out InputDataConfig.",
+            },
+        },
         "additionalProperties": False,
     }
     plural = root["properties"]["TrainingJobDefinitions"]

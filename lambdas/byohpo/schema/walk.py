@@ -91,6 +91,7 @@ def _check(node: Mapping[str, Any], value: Any, path: str, errors: list[FieldErr
             _check(node["items"], item, f"{path}[{i}]", errors)
     elif kind == "object":
         _check_object(node, value, path, errors)
+        _check_condition(node, value, path, errors)
 
 
 def _check_string(node: Mapping[str, Any], value: str, path: str, errors: list[FieldError]) -> None:
@@ -123,6 +124,22 @@ def _check_object(node: Mapping[str, Any], value: Mapping[str, Any], path: str,
                 _check({"type": "string", **node["propertyNames"]}, str(key), sub, errors)
             _check(extra, item, sub, errors)
     _count(node, len(value), "minProperties", "maxProperties", "entry", path, errors)
+
+
+def _check_condition(node: Mapping[str, Any], value: Mapping[str, Any], path: str,
+                     errors: list[FieldError]) -> None:
+    """``if``/``then``/``else`` where ``if`` tests that fields are present: the only form we publish."""
+    condition = node.get("if")
+    if not condition:
+        return
+    given = [k for k in condition.get("required", []) if k in value]
+    holds = len(given) == len(condition.get("required", []))
+    branch = node.get("then" if holds else "else") or {}
+    unless = "" if holds else f" (unless {' and '.join(_join(path, k) for k in condition['required'])} " \
+                              "is given)"
+    for name in branch.get("required", []):
+        if name not in value:
+            errors.append(FieldError(_join(path, name), f"is required{unless}"))
 
 
 def _count(node: Mapping[str, Any], n: int, low: str, high: str, noun: str, path: str,
