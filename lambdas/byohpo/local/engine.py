@@ -24,10 +24,17 @@ from byohpo.errors import ByohpoError
 from byohpo.jobs.local import LocalTrainingJob
 from byohpo.local.progress import Reporter
 from byohpo.request import TuningRequest, check_local
-from byohpo.stopping import StopReason
+from byohpo.stopping import TARGET, StopReason, out_of_time
 from byohpo.store.base import RunClaimedError, Store
 from byohpo.store.records import RunRecord, TrialRecord, utc_now
-from byohpo.tuning import decide, elapsed_seconds, next_generation, open_run, training_job_name
+from byohpo.tuning import (
+    conclude,
+    decide,
+    elapsed_seconds,
+    next_generation,
+    open_run,
+    training_job_name,
+)
 
 
 class RunInterrupted(ByohpoError):
@@ -83,6 +90,7 @@ class LocalEngine:
         # Why every trial in flight is being stopped (the run's time is up, or an interrupt); once set,
         # no trial starts. Each job has its own stop, so that stopping one never cancels the others.
         self._halt: str | None = None
+        self._out_of_time = False  # the run's MaxRuntimeInSeconds stopped trials or kept them from starting
         self._jobs: dict[str, LocalTrainingJob] = {}
         self._lock = threading.Lock()
         stopping = request.training.get("StoppingCondition") or {}
@@ -117,7 +125,12 @@ class LocalEngine:
         while True:
             todo = [t for t in trials if not t.finished]
             if not todo:
-                stop = decide(self.request, trials, elapsed_seconds(run, self.now()))
+                elapsed = elapsed_seconds(run, self.now())
+                stop = decide(self.request, trials, elapsed)
+                if self._out_of_time and (stop is None or stop.code != TARGET):
+                    # The trials stopped for the run's time say nothing about the script: the run's
+                    # time is why it ends.
+                    stop = out_of_time(self.request.stopping, elapsed) or stop
                 if stop is None:
                     proposal = next_generation(self.request, run, trials)
                     if isinstance(proposal, StopReason):
@@ -127,6 +140,7 @@ class LocalEngine:
                         run = self.store.get_run(name)
                         self.reporter.generation(run.version - 1, len(todo))
                 if stop is not None:
+                    stop = conclude(self.request, self.store.get_trials(name), stop)
                     run = self.store.finish_run(name, stop.run_status, stop.message, stop.code)
                     self.reporter.finished(run, self.store.get_trials(name))
                     return run
@@ -146,7 +160,7 @@ class LocalEngine:
                     for future in done:
                         future.result()  # a bug in a worker surfaces here, not silently
                     if limit is not None and elapsed_seconds(run, self.now()) >= limit:
-                        self._halt_all(_out_of_time(limit))
+                        self._halt_all(_out_of_time(limit), out_of_time=True)
             except BaseException:
                 self._interrupted.set()  # Ctrl-C: stop every trial in flight, start no other
                 self._halt_all("the local engine was interrupted")
@@ -155,7 +169,7 @@ class LocalEngine:
     def _run_trial(self, run: RunRecord, trial: TrialRecord) -> None:
         limit = self.request.stopping.max_runtime_seconds
         if limit is not None and elapsed_seconds(run, self.now()) >= limit:
-            self._halt_all(_out_of_time(limit))
+            self._halt_all(_out_of_time(limit), out_of_time=True)
         # A trial found InProgress was in flight when an engine died: rerun it under a new job name.
         attempt = trial.attempt + (1 if trial.status == "InProgress" else 0)
         job_name = training_job_name(run.name, trial.generation, trial.index, attempt)
@@ -197,11 +211,12 @@ class LocalEngine:
             values=_finite(result.values) or None, failure_reason=result.failure_reason, ended_at=utc_now())
         self.reporter.trial_finished(trial)
 
-    def _halt_all(self, reason: str) -> None:
+    def _halt_all(self, reason: str, *, out_of_time: bool = False) -> None:
         """Stop every trial in flight with ``reason`` and start no other (the first reason stays)."""
         with self._lock:
             if self._halt is None:
                 self._halt = reason
+                self._out_of_time = out_of_time
             jobs = list(self._jobs.values())
         for job in jobs:
             job.stop(reason)
