@@ -16,8 +16,15 @@ DATA = Path(__file__).parent / "data"
 DIGITS = DATA / "request-valid-digits.json"
 
 
-def test_valid_request_prints_a_summary_and_exits_0(capsys):
-    assert main(["validate", str(DIGITS)]) == 0
+@pytest.fixture
+def code_dir(tmp_path):
+    """A folder holding the train.py that DIGITS's Local.EntryPoint names."""
+    (tmp_path / "train.py").write_text("print('training')\n")
+    return tmp_path
+
+
+def test_valid_request_prints_a_summary_and_exits_0(capsys, code_dir):
+    assert main(["validate", str(DIGITS), "--base-dir", str(code_dir)]) == 0
     out, err = capsys.readouterr()
     assert err == ""
     assert f"{DIGITS}: valid" in out
@@ -73,12 +80,28 @@ def test_json_that_is_not_an_object_exits_2(tmp_path, capsys):
     assert "must be a JSON object" in capsys.readouterr().err
 
 
-def test_local_checks_the_entry_point(tmp_path, capsys):
-    assert main(["validate", str(DIGITS), "--local", "--base-dir", str(tmp_path)]) == 2
-    assert "TrainingJobDefinition.Local.EntryPoint" in capsys.readouterr().err
+@pytest.mark.parametrize("local", [["--local"], []])
+def test_a_request_with_local_is_checked_as_run_checks_it(tmp_path, capsys, local, monkeypatch):
+    # With or without --local: `validate` must not call valid what `run` refuses.
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", str(DIGITS), *local]) == 2
+    err = capsys.readouterr().err
+    assert (f"  TrainingJobDefinition.Local.EntryPoint: 'train.py' (from {tmp_path.resolve()}, the current "
+            "directory) does not exist") in err
     (tmp_path / "train.py").write_text("print('training')\n")
-    assert main(["validate", str(DIGITS), "--local", "--base-dir", str(tmp_path)]) == 0
+    assert main(["validate", str(DIGITS), *local]) == 0
     assert "local       train.py" in capsys.readouterr().out
+
+
+def test_local_requires_local_and_without_it_aws_requests_stay_valid(tmp_path, capsys):
+    raw = json.loads(DIGITS.read_text())
+    del raw["TrainingJobDefinition"]["Local"]
+    path = tmp_path / "aws-only.json"
+    path.write_text(json.dumps(raw))
+    assert main(["validate", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(path), "--local"]) == 2
+    assert "TrainingJobDefinition.Local.EntryPoint: is required to run locally" in capsys.readouterr().err
 
 
 def test_usage_errors_and_no_command_exit_2(capsys):
@@ -108,8 +131,9 @@ def test_strategies_lists_a_broken_strategy_with_its_error(capsys, monkeypatch):
 
 
 @pytest.mark.skipif(shutil.which("byohpo") is None, reason="the byohpo console script is not installed")
-def test_installed_console_script(tmp_path):
-    ok = subprocess.run(["byohpo", "validate", str(DIGITS)], capture_output=True, text=True, timeout=60)
+def test_installed_console_script(code_dir):
+    ok = subprocess.run(["byohpo", "validate", str(DIGITS)], capture_output=True, text=True, timeout=60,
+                        cwd=code_dir)
     assert ok.returncode == 0, ok.stderr
     assert "digits-random-1" in ok.stdout
     bad = subprocess.run(["byohpo", "validate", str(DATA / "request-invalid-typo.json")], capture_output=True,

@@ -20,7 +20,9 @@ def register(subparsers: Any) -> None:
                     "byohpo strategy). Exit status 0 when valid, 2 with one line per problem when not.")
     parser.add_argument("request", metavar="REQUEST.json", help="the tuning request file")
     parser.add_argument("--local", action="store_true",
-                        help="also check that TrainingJobDefinition.Local.EntryPoint exists, to run locally")
+                        help="require TrainingJobDefinition.Local, to run locally; a request that has it is "
+                             "always checked as `byohpo run` checks it (the entry point exists and can "
+                             "start)")
     parser.add_argument("--base-dir", metavar="DIR", default=".",
                         help="where a relative Local.EntryPoint is found (default: the current directory)")
     parser.set_defaults(func=run)
@@ -29,8 +31,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         request = load_request(args.request)
-        if args.local:
-            check_local(request, Path(args.base_dir))
+        if args.local or request.training.get("Local") is not None:
+            check_local(request, Path(args.base_dir), request_path=args.request)
     except ValidationError as exc:
         return report_invalid("validate", args.request, exc)
     print(f"{args.request}: valid")

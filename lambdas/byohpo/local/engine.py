@@ -9,10 +9,8 @@ under a new attempt, and the strategy, replaying the same history, continues as 
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import socket
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -23,9 +21,10 @@ from typing import Any
 from byohpo.errors import ByohpoError
 from byohpo.jobs.local import LocalTrainingJob
 from byohpo.local.progress import Reporter
+from byohpo.local.state import holder_is_dead, local_owner
 from byohpo.request import TuningRequest, check_local
 from byohpo.stopping import TARGET, StopReason, out_of_time
-from byohpo.store.base import RunClaimedError, Store
+from byohpo.store.base import RunClaimedError, Store, StoreError
 from byohpo.store.records import RunRecord, TrialRecord, utc_now
 from byohpo.tuning import (
     conclude,
@@ -41,25 +40,6 @@ class RunInterrupted(ByohpoError):
     """The run was interrupted (Ctrl-C or SIGTERM); it resumes with the same ``byohpo run``."""
 
 
-def local_owner() -> str:
-    """Who holds a run driven from this process: ``pid@host``."""
-    return f"{os.getpid()}@{socket.gethostname()}"
-
-
-def _holder_is_dead(holder: str | None) -> bool:
-    """True when ``holder`` is a local engine on this host whose process no longer exists."""
-    pid, _, host = (holder or "").partition("@")
-    if not pid.isdigit() or host != socket.gethostname():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, owned by someone else
-        return False
-    return False
-
-
 class LocalEngine:
     """Runs one tuning request to its end on this machine.
 
@@ -72,11 +52,14 @@ class LocalEngine:
         reporter: progress display; None shows nothing.
         kill_grace_seconds: time between SIGTERM and SIGKILL when a trial is stopped.
         now: the clock (tests pass their own).
+        on_claim: called with the run once this engine holds it, before any trial starts
+            (``byohpo run`` records there how to resume it).
     """
 
     def __init__(self, request: TuningRequest, *, store: Store, runs_dir: Path, base_dir: Path,
                  reporter: Reporter | None = None, kill_grace_seconds: float = 5.0,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_claim: Callable[[RunRecord], None] | None = None) -> None:
         self.request = request
         self.store = store
         self.runs_dir = Path(runs_dir)
@@ -85,6 +68,7 @@ class LocalEngine:
         self.kill_grace_seconds = kill_grace_seconds
         self.now = now
         self.owner = local_owner()
+        self.on_claim = on_claim
         # Set on Ctrl-C/SIGTERM: trials stopped then were not judged, and stay InProgress to rerun.
         self._interrupted = threading.Event()
         # Why every trial in flight is being stopped (the run's time is up, or an interrupt); once set,
@@ -108,15 +92,26 @@ class LocalEngine:
         run = self._claim(run)
         restore = self._trap_sigterm()
         try:
+            if self.on_claim is not None:
+                self.on_claim(run)
             return self._loop(run)
         except KeyboardInterrupt:
             raise RunInterrupted(f"run {run.name} interrupted") from None
         finally:
             restore()
             self.reporter.close()
-            run = self.store.get_run(run.name)
+            self._release(run.name)
+
+    def _release(self, name: str) -> None:
+        """Let go of an unfinished run, so that the next ``byohpo run`` needs no takeover. A store
+        that fails here (the error that ended the run, again) must not hide that first error: the
+        run then stays held by this process, and the next engine takes it over once it has exited."""
+        try:
+            run = self.store.get_run(name)
             if not run.finished and run.owner == self.owner:
-                self.store.release_run(run.name, self.owner)
+                self.store.release_run(name, self.owner)
+        except StoreError:
+            pass
 
     def _loop(self, run: RunRecord) -> RunRecord:
         name = run.name
@@ -174,12 +169,16 @@ class LocalEngine:
         attempt = trial.attempt + (1 if trial.status == "InProgress" else 0)
         job_name = training_job_name(run.name, trial.generation, trial.index, attempt)
         trial_dir = self.runs_dir / run.name / trial.trial_id / f"attempt-{attempt}"
-        job = LocalTrainingJob(
-            self.entry_point, trial.hyperparameters, trial_dir,
-            metric_definitions=self.metric_definitions, max_runtime_seconds=self.trial_max_runtime,
-            env={"TRAINING_JOB_NAME": job_name},
-            required_metrics=[o.metric for o in self.request.objectives], job_name=job_name,
-            kill_grace_seconds=self.kill_grace_seconds)
+        try:
+            job = LocalTrainingJob(
+                self.entry_point, trial.hyperparameters, trial_dir,
+                metric_definitions=self.metric_definitions, max_runtime_seconds=self.trial_max_runtime,
+                env={"TRAINING_JOB_NAME": job_name},
+                required_metrics=[o.metric for o in self.request.objectives], job_name=job_name,
+                kill_grace_seconds=self.kill_grace_seconds)
+        except (OSError, ValueError, TypeError) as exc:  # the entry point went away since the start
+            self._cannot_start(run, trial, attempt, job_name, exc)
+            return
         # Registered before it starts, under the lock _halt_all takes: a halt either comes first and
         # the trial never starts, or sees the job and stops it.
         with self._lock:
@@ -200,7 +199,11 @@ class LocalEngine:
                 attempt=attempt, job_name=job_name, started_at=utc_now(), ended_at=None,
                 log_path=str(job.log_path))
             self.reporter.trial_started(trial)
-            result = job.run()
+            try:
+                result = job.run()
+            except OSError as exc:  # its folder or log cannot be written (disk full, permissions)
+                self._cannot_start(run, trial, attempt, job_name, exc)
+                return
         finally:
             with self._lock:
                 self._jobs.pop(trial.trial_id, None)
@@ -209,6 +212,16 @@ class LocalEngine:
         trial = self.store.update_trial(
             run.name, trial.trial_id, expected_attempt=attempt, status=result.status,
             values=_finite(result.values) or None, failure_reason=result.failure_reason, ended_at=utc_now())
+        self.reporter.trial_finished(trial)
+
+    def _cannot_start(self, run: RunRecord, trial: TrialRecord, attempt: int, job_name: str,
+                      exc: Exception) -> None:
+        """Record a trial whose process could not be started as Failed, as SageMaker records a job it
+        could not start (``ClientError``), and let the run go on: the stopping rules decide."""
+        trial = self.store.update_trial(
+            run.name, trial.trial_id, expected_attempt=trial.attempt, status="Failed", attempt=attempt,
+            job_name=job_name, ended_at=utc_now(),
+            failure_reason=f"ClientError: the local engine could not start the training job: {exc}")
         self.reporter.trial_finished(trial)
 
     def _halt_all(self, reason: str, *, out_of_time: bool = False) -> None:
@@ -227,7 +240,7 @@ class LocalEngine:
             return self.store.claim_run(run.name, self.owner)
         except RunClaimedError:
             holder = self.store.get_run(run.name).owner
-            if _holder_is_dead(holder):  # an engine that was killed: take its run over
+            if holder_is_dead(holder):  # an engine that was killed: take its run over
                 return self.store.claim_run(run.name, self.owner, expected_owner=holder)
             raise
 
