@@ -164,8 +164,8 @@ def test_sigkill_mid_generation_then_resume_loses_nothing(setup: Callable[..., S
     assert (run.status, run.stop_code, run.owner) == ("Completed", "MaxNumberOfTrainingJobs", None)
     best = max(after, key=lambda t: t.values[METRIC])
     assert best.values[METRIC] == accuracy(best.params)
-    assert out.startswith(f"resuming run {NAME}: strategy ga, 10 training jobs, 2 at a time; "
-                          f"{len(before)} done already")
+    assert out.startswith(f"resuming run {NAME}: strategy ga, maximize {METRIC}, up to 10 training jobs, "
+                          f"2 at a time; {len(before)} done already")
     assert f"best {METRIC}: {best.values[METRIC]:.6g} ({best.job_name})" in out
     first_row = out.split("failure reason\n", 1)[1].splitlines()[0]  # the leaderboard, best first
     assert first_row.split()[:3] == ["1", best.trial_id, best.job_name]

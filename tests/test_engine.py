@@ -281,8 +281,8 @@ def test_failing_trials_are_recorded_and_the_run_goes_on(harness: Harness, ctl: 
         assert t.failure_reason.startswith("AlgorithmError: exit code 3: last log lines:")
         assert f"x={t.params['x']} is too large" in t.failure_reason  # the log's tail
     assert (run.status, run.stop_code) == ("Completed", "MaxNumberOfTrainingJobs")
-    # The progress line shows the error, not the "last log lines:" header alone.
-    assert re.search(r"-> Failed: AlgorithmError: exit code 3: last log lines: x=\S+ is too large",
+    # The progress line shows the error, not the "last log lines:" header.
+    assert re.search(r"-> Failed: AlgorithmError: exit code 3: x=\S+ is too large  \(best ",
                      harness.output.getvalue())
 
 

@@ -133,7 +133,7 @@ class LocalEngine:
                     else:
                         todo = self.store.put_generation(name, run.version, proposal, run.version)
                         run = self.store.get_run(name)
-                        self.reporter.generation(run.version - 1, len(todo))
+                        self.reporter.generation(run.version - 1, todo)
                 if stop is not None:
                     stop = conclude(self.request, self.store.get_trials(name), stop)
                     run = self.store.finish_run(name, stop.run_status, stop.message, stop.code)
