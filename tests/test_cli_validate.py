@@ -127,7 +127,43 @@ def test_strategies_lists_a_broken_strategy_with_its_error(capsys, monkeypatch):
     out = capsys.readouterr().out
     broken = next(line for line in out.splitlines() if line.startswith("broken-test"))
     assert "unavailable" in broken and "byohpo_no_such_module" in broken
-    assert "BatchSize (default None)" in out  # random's option, listed after the broken one was skipped
+    assert "BatchSize  candidates per propose; default the free slots n." in out  # listed after it
+
+
+def test_strategies_options_say_what_each_option_and_its_default_mean(capsys):
+    assert main(["strategies", "--options"]) == 0
+    out = capsys.readouterr().out
+    assert "default None" not in out and "(default None" not in out  # what None means, in words
+    assert "'n' is the number of free parallel slots: ResourceLimits.MaxParallelTrainingJobs" in \
+        " ".join(out.split())
+    blocks = {}
+    for line in out.splitlines():
+        if line and not line.startswith(" ") and line.split()[0] in registry.strategy_names():
+            current = blocks.setdefault(line.split()[0], [])
+        elif line.startswith("            ") and not line.startswith("              "):
+            current.append(line.split()[0])
+    assert set(blocks) == set(registry.strategy_names())
+    for name, listed in blocks.items():
+        cls = registry.strategy_class(name)
+        expected = ["Seed", *(registry.to_pascal(o) for o in registry.strategy_options(cls))]
+        assert listed == expected, name
+        # Every built-in option is documented in its class's Args section.
+        assert set(registry.option_docs(cls)) >= set(registry.strategy_options(cls)), name
+    ga = " ".join(out.split("\nga ", 1)[1].split("\npso ", 1)[0].split())
+    assert "PopulationSize candidates per generation; default the n of the first propose (at least 2)" in ga
+
+
+def test_an_unknown_option_lists_seed_among_the_options():
+    from byohpo.errors import ValidationError
+    from byohpo.space import SearchSpace
+    from byohpo.trials import Objective
+
+    space = SearchSpace.from_sagemaker({"ContinuousParameterRanges": [
+        {"Name": "x", "MinValue": "0", "MaxValue": "1"}]})
+    with pytest.raises(ValidationError) as info:
+        registry.make_strategy("ga", space, [Objective("m")], 1, {"Sed": 7})
+    assert info.value.errors[0].message.startswith("unknown option for strategy 'ga' (options: Seed, "
+                                                   "PopulationSize, TournamentSize")
 
 
 @pytest.mark.skipif(shutil.which("byohpo") is None, reason="the byohpo console script is not installed")

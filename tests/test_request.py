@@ -445,3 +445,11 @@ def test_check_local_accepts_scripts_and_programs(digits, tmp_path):
 def test_check_local_requires_an_entry_point(console):
     with pytest.raises(ValidationError, match=r"TrainingJobDefinitions\[0\]\.Local\.EntryPoint: is required"):
         check_local(parse_request(console), ".")
+
+
+@pytest.mark.parametrize("regex", ["Validation-accuracy=([0-9.]+", "Validation-accuracy=[0-9.]+"])
+def test_a_bad_objective_regex_is_one_problem_not_also_an_undefined_metric(digits, regex):
+    digits[DEF]["AlgorithmSpecification"]["MetricDefinitions"][0]["Regex"] = regex
+    with pytest.raises(ValidationError) as info:
+        parse_request(digits)
+    assert [e.path for e in info.value.errors] == [f"{METRICS}[0].Regex"]

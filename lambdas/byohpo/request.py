@@ -382,6 +382,7 @@ class _Parser:
             self.error(f"{apath}.TrainingImage", "is required (or AlgorithmName)")
         raw_defs = algorithm.get("MetricDefinitions")
         out: list[tuple[str, str]] = []
+        refused: set[str] = set()  # defined, with a regex reported already: not "not defined" as well
         for i, md in enumerate(raw_defs if isinstance(raw_defs, list) else []):
             md = _obj(md)
             name, regex = md.get("Name"), md.get("Regex")
@@ -395,17 +396,19 @@ class _Parser:
                 compiled = re.compile(regex)
             except re.error as exc:
                 self.error(f"{path}.Regex", f"does not compile: {exc}")
+                refused.add(name)
                 continue
             if compiled.groups < 1:
                 self.error(f"{path}.Regex", "needs a capture group around the value, e.g. "
                                             "'loss=([0-9.eE+-]+)'")
+                refused.add(name)
                 continue
             out.append((name, regex))
         if algorithm.get("AlgorithmName"):
             return out  # a built-in algorithm defines its own metrics
         defined = [n for n, _ in out]
         for objective, path in zip(objectives, objective_paths, strict=True):
-            if objective.metric not in defined:
+            if objective.metric not in defined and objective.metric not in refused:
                 known = ", ".join(repr(n) for n in defined) or "none"
                 self.error(f"{path}.MetricName", f"metric {objective.metric!r} is not defined in "
                                                  f"{apath}.MetricDefinitions (defined: {known})")

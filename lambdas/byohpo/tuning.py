@@ -84,7 +84,8 @@ def next_generation(request: TuningRequest, run: RunRecord,
     budget = remaining_budget(request.stopping, trials)
     if budget <= 0:
         return StopReason("MaxNumberOfTrainingJobs",
-                          f"all {request.stopping.max_jobs} training jobs of the budget were started")
+                          f"every training job of the budget (MaxNumberOfTrainingJobs="
+                          f"{request.stopping.max_jobs}) was started")
     strategy = request.build_strategy()
     try:
         candidates = strategy.propose(history(trials), request.max_parallel)

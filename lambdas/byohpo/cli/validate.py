@@ -77,7 +77,8 @@ def summary(request: TuningRequest) -> list[str]:
         lines.append(f"    {name:<{width}}  static {value}")
     stopping = request.stopping
     runtime = f", at most {stopping.max_runtime_seconds} s" if stopping.max_runtime_seconds else ""
-    lines.append(f"  budget      {stopping.max_jobs} training jobs, {request.max_parallel} in parallel"
+    lines.append(f"  budget      {stopping.max_jobs} training job{'s' * (stopping.max_jobs != 1)}, "
+                 f"{request.max_parallel} in parallel"
                  f"{runtime}")
     rules = []
     if stopping.target_value is not None:

@@ -254,8 +254,8 @@ class EventCosts:
 
 
 def generation_events(succeeded: int, failed: int, costs: EventCosts | None = None) -> int:
-    """History events a generation of the loop uses (by default DESIGN.md's estimate: about 16 + 8 per
-    succeeded job + 10 per failed job)."""
+    """History events a generation of the loop uses (by default :class:`EventCosts`' figures: about
+    16 + 8 per succeeded job + 10 per failed job)."""
     return (costs or EventCosts()).generation_events(succeeded, failed)
 
 
