@@ -87,13 +87,13 @@ def test_a_smaller_generation_says_why() -> None:
     reporter.generation(1, [trial(i, generation=1) for i in range(3)])
     reporter.generation(2, [trial(i, generation=2) for i in range(4)])
     assert out.getvalue().splitlines()[1:] == [
-        "generation 1: 3 training jobs (the population is 4; 1 candidate repeats a point already tried, "
-        "whose result is reused)",
+        "generation 1: 3 training jobs (population 4: 1 candidate repeats a point already tried or "
+        "proposed, and each point runs once)",
         "generation 2: 4 training jobs"]
     reporter._done = 3  # one job of the budget left: the cut is the budget's, not a repeat
     reporter.generation(3, [trial(0, generation=3)])
-    assert out.getvalue().splitlines()[-1] == ("generation 3: 1 training job (the population is 4; the "
-                                               "budget has 1 left)")
+    assert out.getvalue().splitlines()[-1] == ("generation 3: 1 training job (population 4: the budget has 1 "
+                                               "left)")
 
 
 def test_values_read_as_one_word_each() -> None:

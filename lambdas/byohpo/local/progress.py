@@ -119,10 +119,11 @@ class ConsoleReporter(Reporter):
             estimate = 0.0
         elif self._session_done and self._session_start is not None:
             estimate = (now - self._session_start) / self._session_done * left
+        if estimate is None:  # no pace yet: the run's time limit alone would be no estimate
+            return None
         if self._deadline is not None:
-            remaining = max(0.0, self._deadline - now)
-            estimate = remaining if estimate is None else min(estimate, remaining)
-        return None if estimate is None else f"~{format_duration(estimate)} left"
+            estimate = min(estimate, max(0.0, self._deadline - now))
+        return f"~{format_duration(estimate)} left"
 
     def _state(self) -> str:
         """``best 0.98 · 2 running · ~1m10s left``: short enough for an 80-column bar."""
@@ -200,13 +201,11 @@ class ConsoleReporter(Reporter):
         if isinstance(population, bool) or not isinstance(population, int) or size >= population:
             return None
         if size == self._total - self._done:
-            return f"the population is {population}; the budget has {size} left"
+            return f"population {population}: the budget has {size} left"
         repeats = population - size
-        if repeats == 1:
-            return f"the population is {population}; 1 candidate repeats a point already tried, whose " \
-                   "result is reused"
-        return (f"the population is {population}; {repeats} candidates repeat points already tried, whose "
-                "results are reused")
+        verb = "repeats a point" if repeats == 1 else "repeat points"
+        return (f"population {population}: {repeats} candidate{'s' * (repeats != 1)} {verb} already "
+                "tried or proposed, and each point runs once")
 
     def trial_started(self, trial: TrialRecord) -> None:
         with self._lock:
