@@ -11,10 +11,12 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -411,19 +413,37 @@ def test_a_store_that_is_not_usable_is_one_clean_line(setup: Callable[..., Setup
     assert s.store_path.read_bytes() == before and s.ctl.jobs() == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_a_read_only_store_folder_is_refused_before_anything_is_written(setup: Callable[..., Setup],
-                                                                        capsys: pytest.CaptureFixture[str]
+def _as_nobody() -> list[str] | None:
+    """A command prefix that runs as an unprivileged user (root writes into read-only folders)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] if setpriv else None
+
+
+@pytest.mark.skipif(_as_nobody() is None, reason="root, and no setpriv to drop root's rights")
+def test_a_read_only_store_folder_is_refused_before_anything_is_written(monkeypatch: pytest.MonkeyPatch
                                                                         ) -> None:
-    s = setup()
+    # Outside pytest's tmp_path, which only its owner may enter.
+    with tempfile.TemporaryDirectory(prefix="byohpo-ro-") as folder:
+        root = Path(folder)
+        root.chmod(0o755)  # readable by the unprivileged user, writable by nobody but the owner
+        s = Setup(root, monkeypatch)
+        _refused_as_nobody(s)
+
+
+def _refused_as_nobody(s: Setup) -> None:
     s.store_path.parent.mkdir(parents=True)
     s.store_path.parent.chmod(0o555)
     try:
-        assert main(s.argv) == 2
+        code = "import sys; from byohpo.cli import main; sys.exit(main(sys.argv[1:]))"
+        done = subprocess.run([*_as_nobody(), sys.executable, "-c", code, *s.argv], capture_output=True,
+                              text=True, timeout=120)
     finally:
         s.store_path.parent.chmod(0o755)
-    assert f"the store {s.store_path} cannot be created: {s.store_path.parent} is read-only" in \
-        capsys.readouterr().err
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"byohpo run: the store {s.store_path} cannot be created: {s.store_path.parent} "
+                           "is read-only for this user\n")
     assert not s.store_path.exists() and s.ctl.jobs() == []
 
 
