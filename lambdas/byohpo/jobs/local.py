@@ -71,11 +71,14 @@ _CHANNEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")  # botocore: Channel.Channel
 # ends below it, kills what is left when the entry point exits, and mirrors its exit status.
 # SIGTERM (the engine's stop, sent to the group) is passed on to the processes outside the group, then
 # everything is SIGKILLed after the grace period; SIGUSR1 kills everything at once; an engine that dies
-# (the parent pid changes) is a SIGTERM. SIGTERM/SIGINT get a handler rather than SIG_IGN, because an
-# ignored disposition would be inherited by the entry point across exec. Without a subreaper (not Linux)
-# it falls back to its process group, which processes that call setsid leave.
+# (the parent pid changes) is a SIGTERM. Without a subreaper (not Linux) it falls back to its process
+# group, which processes that call setsid leave.
+# One thread, woken by signals through a wakeup pipe (SIGCHLD included) or every half second to look at
+# its parent; os.posix_spawnp rather than subprocess, whose import alone took longer than a trivial
+# training script. Signal handlers, not SIG_IGN, because an ignored disposition would be inherited by
+# the entry point across exec.
 _SUPERVISOR = r"""
-import os, signal, subprocess, sys, threading, time
+import os, select, signal, sys, time
 parent, grace, cmd = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
 me = os.getpid()
 subreaper = False
@@ -85,10 +88,19 @@ if sys.platform.startswith("linux"):
         subreaper = ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         pass
-stopping, urgent = threading.Event(), threading.Event()
-signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+asked = {"stop": False, "urgent": False}
+def on_term(*_):
+    asked["stop"] = True
+def on_usr1(*_):
+    asked["stop"] = asked["urgent"] = True
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_r, False)
+os.set_blocking(wake_w, False)
+signal.signal(signal.SIGTERM, on_term)
 signal.signal(signal.SIGINT, lambda *_: None)
-signal.signal(signal.SIGUSR1, lambda *_: (urgent.set(), stopping.set()))
+signal.signal(signal.SIGUSR1, on_usr1)
+signal.signal(signal.SIGCHLD, lambda *_: None)
+signal.set_wakeup_fd(wake_w)
 
 def below():
     children = {}
@@ -128,10 +140,8 @@ def terminate(outside_group_only):
         send(pid, signal.SIGTERM)
 
 def kill_all():
-    if not subreaper:
-        return
     end = time.monotonic() + 5.0
-    while time.monotonic() < end:
+    while subreaper and time.monotonic() < end:
         pids = below()
         if not pids:
             return
@@ -139,37 +149,60 @@ def kill_all():
             send(pid, signal.SIGKILL)
         time.sleep(0.005)
 
-def watch():
-    orphaned = False
-    while not stopping.wait(0.5):
-        if os.getppid() != parent:
-            orphaned = True
-            break
-    if not urgent.is_set():
-        terminate(outside_group_only=not orphaned)
-        urgent.wait(grace)
-    kill_all()
-    if orphaned and not subreaper:
-        os.killpg(0, signal.SIGKILL)
+def reap():
+    # Collects what has ended below; the entry point's exit code, or None. True once nothing is left.
+    code = None
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return code, True
+        if pid == 0:
+            return code, False
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
 
 try:
-    child = subprocess.Popen(cmd)
+    child = os.posix_spawnp(cmd[0], cmd, os.environ)
 except OSError as exc:
     print(f"byohpo: cannot start {cmd[0]!r}: {exc}", file=sys.stderr, flush=True)
     sys.exit(127)
-threading.Thread(target=watch, daemon=True).start()
 rc = None
-while rc is None:
-    pid, status = os.waitpid(-1, 0)
-    if pid == child.pid:
-        rc = os.waitstatus_to_exitcode(status)
-kill_all()
+orphaned = False
+kill_at = None
+look_at = time.monotonic() + 0.5
 while True:
-    try:
-        if os.waitpid(-1, os.WNOHANG)[0] == 0:
-            break
-    except ChildProcessError:
+    code, gone = reap()
+    rc = code if code is not None else rc
+    if rc is not None:
         break
+    now = time.monotonic()
+    if not orphaned and now >= look_at:
+        look_at = now + 0.5
+        if os.getppid() != parent:
+            orphaned = asked["stop"] = True
+    if asked["stop"] and kill_at is None:
+        kill_at = now + grace
+        if not asked["urgent"]:
+            terminate(outside_group_only=not orphaned)
+    if asked["urgent"]:
+        kill_at = now
+    if kill_at is not None and now >= kill_at:
+        kill_all()
+        if orphaned and not subreaper:
+            os.killpg(0, signal.SIGKILL)
+        kill_at = now + 0.2
+    wait = min(look_at, kill_at if kill_at is not None else look_at) - now
+    select.select([wake_r], [], [], max(0.0, wait))
+    try:
+        os.read(wake_r, 512)
+    except BlockingIOError:
+        pass
+# The entry point has ended: whatever it left running goes with it.
+code, gone = reap()
+if not gone:
+    kill_all()
+    reap()
 if rc < 0:
     import resource
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
