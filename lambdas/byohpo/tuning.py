@@ -141,7 +141,9 @@ def _likely_cause(request: TuningRequest, finished: Sequence[TrialRecord]) -> st
     for t in finished:
         reason = t.failure_reason or ""
         if t.status == "Stopped":
-            # Locally "MaxRuntimeExceeded: ..."; SageMaker may give a stopped job no reason at all.
+            # Locally "MaxRuntimeExceeded: ..."; on SageMaker such a job is Stopped with SecondaryStatus
+            # MaxRuntimeExceeded and no FailureReason (API SecondaryStatusTransition), and a Stopped
+            # trial otherwise comes from a stop of the whole run, which happens after this.
             timed_out = not reason or reason.startswith("MaxRuntimeExceeded")
             groups["time" if timed_out else "ended"].append(t)
         elif t.status == "Completed" or reason.startswith(_METRIC_REASONS):
