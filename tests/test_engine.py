@@ -425,3 +425,22 @@ def test_a_budget_spent_without_one_success_is_not_completed(harness: Harness, c
                           "succeeded. Likely cause: all 2 hit their time limit "
                           "(StoppingCondition.MaxRuntimeInSeconds = 1 s): raise it, or make a training job "
                           "shorter")
+
+
+def test_an_entry_point_that_vanishes_mid_run_fails_its_trials_and_the_run_goes_on(harness: Harness,
+                                                                                   tmp_path: Path) -> None:
+    # The first trial deletes its own script: the later ones cannot start, which fails each of them
+    # (as SageMaker fails a job it cannot start) instead of raising out of a worker thread.
+    entry = tmp_path / "code" / "vanishing.py"
+    entry.parent.mkdir()
+    entry.write_text("import os\nos.remove(__file__)\nprint('Validation-accuracy=0.5', flush=True)\n")
+    run = harness.run(make_request(entry, strategy="random", strategy_config={"Seed": 3}, max_jobs=4,
+                                   parallel=1))
+    trials = harness.trials()
+    assert [t.status for t in trials] == ["Completed", "Failed", "Failed", "Failed"]
+    for t in trials[1:]:
+        assert t.failure_reason.startswith("ClientError: the local engine could not start the training job: "
+                                           "entry point") and "is not a file" in t.failure_reason
+        assert t.job_name == f"engine-test-g{t.generation}-t{t.index}" and t.ended_at
+    assert (run.status, run.stop_code, run.owner) == ("Completed", "MaxNumberOfTrainingJobs", None)
+    assert harness.output.getvalue().count("-> Failed: ClientError: the local engine could not start") == 3
