@@ -33,7 +33,8 @@ SPAWNS_GRANDCHILD = """
     from pathlib import Path
     out = Path(os.environ["SM_OUTPUT_DATA_DIR"])
     child = subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(0.1)"])
-    (out / "pids").write_text(f"{os.getpid()} {child.pid}")
+    (out / "pids.tmp").write_text(f"{os.getpid()} {child.pid}")
+    os.replace(out / "pids.tmp", out / "pids")  # whole or absent: a test polls for it
     print("Validation-accuracy=0.5", flush=True)
     {extra}
     while True:
@@ -315,7 +316,8 @@ ESCAPES = """
         os._exit(0)
     os.wait()
     daemon = int(os.read(r, 32))
-    (out / "pids").write_text(f"{os.getpid()} {escaped.pid} {daemon}")
+    (out / "pids.tmp").write_text(f"{os.getpid()} {escaped.pid} {daemon}")
+    os.replace(out / "pids.tmp", out / "pids")  # whole or absent: a test polls for it
     print("Validation-accuracy=0.5", flush=True)
     {extra}
     while True:
