@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from byohpo.cli._common import piped
 from byohpo.errors import ValidationError
 from byohpo.request import TuningRequest, check_local, load_request
 from byohpo.space import Categorical, Continuous, format_value
@@ -35,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
             check_local(request, Path(args.base_dir), request_path=args.request)
     except ValidationError as exc:
         return report_invalid("validate", args.request, exc)
-    print(f"{args.request}: valid")
-    print("\n".join(summary(request)))
+    with piped():  # `byohpo validate x.json | head` is no error
+        print(f"{args.request}: valid")
+        print("\n".join(summary(request)))
     return 0
 
 
