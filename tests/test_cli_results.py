@@ -43,10 +43,13 @@ def test_leaderboard_table_lists_the_best_first(filled, capsys):
     out, err = capsys.readouterr()
     assert err == ""
     lines = out.splitlines()
-    assert lines[0] == ("digits-random-1: random, InProgress, 9 trials, objective: maximize "
+    # Nobody drives the run (its owner is None): it was interrupted, and the leaderboard says so.
+    assert lines[0] == ("digits-random-1: random, interrupted, 9 trials, objective: maximize "
                         "validation:accuracy")
-    assert lines[1].split()[:4] == ["rank", "trial", "training", "job"]
-    assert [line.split()[1] for line in lines[2:6]] == ["g0000-t0002", "g0001-t0000", "g0000-t0000",
+    assert lines[1] == ("  interrupted; 2 unfinished training jobs will run; resume with: byohpo run "
+                        "REQUEST.json (the request of digits-random-1)")
+    assert lines[2].split()[:4] == ["rank", "trial", "training", "job"]
+    assert [line.split()[1] for line in lines[3:7]] == ["g0000-t0002", "g0001-t0000", "g0000-t0000",
                                                         "g0002-t0000"]
     assert lines[-1].split()[0] == "g0002-t0002" and lines[-1].rstrip().endswith("Pending")
 
@@ -128,8 +131,66 @@ def test_runs_lists_every_run(filled, capsys):
     assert pareto[:5] == ["digits-pareto", "Completed", "random", "8/12", "0.99"]
     assert "max validation:accuracy (+1)" in lines[1]
     assert lines[1].endswith("MaxNumberOfTrainingJobs: 8 training jobs ran")
-    # 7 finished of a budget of 30, 2 more written but not finished.
-    assert single[:6] == ["digits-random-1", "InProgress", "random", "7/30", "+2", "0.9792"]
+    # 7 finished of a budget of 30; nobody drives it: interrupted, 2 to run on resume.
+    assert single[:5] == ["digits-random-1", "interrupted", "random", "7/30", "0.9792"]
+    assert lines[2].endswith("interrupted; 2 unfinished training jobs will run; resume with: byohpo run "
+                             "REQUEST.json (the request of digits-random-1)")
+
+
+def _hold(path: Path, name: str, owner: str | None, command: list[str] | None = None,
+          cwd: str = "/somewhere") -> None:
+    with SQLiteStore(path) as store:
+        run = store.get_run(name)
+        if owner:
+            store.claim_run(name, owner, expected_owner=run.owner)
+        elif run.owner:
+            store.release_run(name, run.owner)
+        if command:
+            store.set_command(name, command, cwd)
+
+
+@pytest.mark.parametrize(("owner", "status", "note"), [
+    ("live", "running", "driven by byohpo run (pid {pid}), 1 training job in flight"),
+    ("dead", "interrupted", "its engine was killed; 2 unfinished training jobs will run; resume with: "
+                            "cd /somewhere && byohpo run my-request.json --store other.sqlite"),
+    (None, "interrupted", "interrupted; 2 unfinished training jobs will run; resume with: "
+                          "cd /somewhere && byohpo run my-request.json --store other.sqlite"),
+    ("arn:aws:states:us-east-1:123456789012:execution:Byohpo-tuning:x", "InProgress",
+     "driven by an AWS execution: arn:aws:states:us-east-1:123456789012:execution:Byohpo-tuning:x"),
+    ("77@another-host", "InProgress", "driven by another host: 77@another-host"),
+])
+def test_runs_tells_a_live_run_from_an_interrupted_one(tmp_path, capsys, owner, status, note):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    path = fill_store(tmp_path / "byohpo.sqlite")
+    here = socket.gethostname()
+    if owner == "live":
+        owner = f"{os.getpid()}@{here}"
+    elif owner == "dead":
+        proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        proc.wait()
+        owner = f"{proc.pid}@{here}"
+    _hold(path, SINGLE, owner, ["byohpo", "run", "my-request.json", "--store", "other.sqlite"])
+    assert main(["runs", "--store", str(path)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(SINGLE))
+    assert row.split()[1] == status
+    assert row.endswith(note.format(pid=os.getpid()))
+    assert main(["leaderboard", SINGLE, "--store", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"random, {status}, 9 trials" in lines[0] and lines[1] == "  " + note.format(pid=os.getpid())
+
+
+def test_runs_help_explains_every_column(capsys):
+    assert main(["runs", "--help"]) == 0
+    out = capsys.readouterr().out
+    from byohpo.cli.runs import HEADER
+    for column in HEADER:
+        assert f"\n  {column} " in out, column
+    for status in ("running", "interrupted", "InProgress"):
+        assert f"  {status} " in out
 
 
 def test_runs_on_an_empty_or_missing_store_says_how_to_start(tmp_path, capsys):

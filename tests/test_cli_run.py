@@ -7,13 +7,16 @@ others run in process through ``byohpo.cli.main``. Training jobs are the tiny sc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -163,8 +166,8 @@ def test_sigkill_mid_generation_then_resume_loses_nothing(setup: Callable[..., S
     assert (run.status, run.stop_code, run.owner) == ("Completed", "MaxNumberOfTrainingJobs", None)
     best = max(after, key=lambda t: t.values[METRIC])
     assert best.values[METRIC] == accuracy(best.params)
-    assert out.startswith(f"resuming run {NAME}: strategy ga, 10 training jobs, 2 at a time; "
-                          f"{len(before)} done already")
+    assert out.startswith(f"resuming run {NAME}: strategy ga, maximize {METRIC}, up to 10 training jobs, "
+                          f"2 at a time; {len(before)} done already")
     assert f"best {METRIC}: {best.values[METRIC]:.6g} ({best.job_name})" in out
     first_row = out.split("failure reason\n", 1)[1].splitlines()[0]  # the leaderboard, best first
     assert first_row.split()[:3] == ["1", best.trial_id, best.job_name]
@@ -195,10 +198,15 @@ def test_ctrl_c_stops_trials_in_flight_and_the_printed_command_resumes(
     with SQLiteStore(s.store_path) as store:
         assert store.get_run(NAME).owner is None  # released: the next run needs no takeover
     err = s.stderr()
-    assert f"interrupted: 3 finished training job(s) of run {NAME} are kept in {s.store_path}" in err
+    assert f"interrupted: 3 finished training jobs of run {NAME} are kept in {s.store_path}" in err
     command = err.split("resume with: ", 1)[1].strip()
     words = shlex.split(command)
     assert words[:2] == ["byohpo", "run"]
+    # `byohpo runs` tells the interrupted run from a live one, and gives the same command.
+    assert main(["runs", "--store", str(s.store_path)]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split(None, 7)
+    assert row[:4] == [NAME, "interrupted", "random", "3/6"]
+    assert row[7].endswith(f"interrupted; 1 unfinished training job will run; resume with: {command}")
 
     assert main(words[1:]) == 0
     after = s.trials()
@@ -301,3 +309,194 @@ def test_bad_request_exits_2_before_anything_is_written(setup: Callable[..., Set
     assert f"  {field}: " in err
     assert not s.store_path.parent.exists() and not s.runs_dir.exists()
     assert s.ctl.jobs() == []
+
+
+def test_a_killed_engine_leaves_a_run_that_runs_calls_interrupted(setup: Callable[..., Setup],
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    s = setup(strategy="random", strategy_config={"Seed": 5}, max_jobs=6)
+    s.ctl.configure(block=r"-g1-t1$")
+    engine = s.start()
+    try:
+        assert wait_for(lambda: statuses(s.trials(), 1) == ["Completed", "InProgress"]
+                        and f"{NAME}-g1-t1" in s.ctl.jobs()), s.stderr()
+        assert main(["runs", "--store", str(s.store_path)]) == 0
+        live = capsys.readouterr().out.splitlines()[1]
+        assert live.split()[1] == "running" and f"driven by byohpo run (pid {engine.pid})" in live
+        os.kill(engine.pid, signal.SIGKILL)
+        engine.wait()
+    finally:
+        stop(engine)
+    assert main(["runs", "--store", str(s.store_path)]) == 0
+    killed = capsys.readouterr().out.splitlines()[1]
+    assert killed.split()[1] == "interrupted"
+    assert killed.endswith(f"its engine was killed; 1 unfinished training job will run; resume with: "
+                           f"{shlex.join(['byohpo', *s.argv])}")
+
+
+# -- no successful trial: not Completed -------------------------------------------------------------
+
+def test_a_run_whose_trials_all_time_out_exits_1_naming_the_time_limit(setup: Callable[..., Setup],
+                                                                       capsys: pytest.CaptureFixture[str]
+                                                                       ) -> None:
+    s = setup(strategy="random", strategy_config={"Seed": 5}, max_jobs=8, trial_runtime=1)
+    s.ctl.configure(hang_above=-1)
+    assert main([*s.argv, "--top", "3"]) == 1
+    out = capsys.readouterr().out
+    assert f"run {NAME} Failed: none succeeded: all 6 training jobs so far ended without a value" in out
+    assert ("Likely cause: all 6 hit their time limit (StoppingCondition.MaxRuntimeInSeconds = 1 s): "
+            "raise it, or make a training job shorter") in out
+    assert f"{NAME}: random, Failed, 3 of 6 trials" in out  # the leaderboard still shows what ran
+
+
+# -- checked before anything is written -------------------------------------------------------------
+
+def test_an_entry_point_that_exists_but_cannot_run_is_refused_before_anything_is_written(
+        setup: Callable[..., Setup], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    s = setup()
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    raw = s.raw
+    raw["TrainingJobDefinition"]["Local"]["EntryPoint"] = str(passwd)
+    s.write(raw)
+    for _ in range(2):  # and again: the same clean refusal, nothing left behind
+        assert main(s.argv) == 2
+        err = capsys.readouterr().err
+        assert f"  TrainingJobDefinition.Local.EntryPoint: {str(passwd)!r} is neither a .py script nor an " \
+               "executable program" in err
+        assert "Traceback" not in err
+        assert not s.store_path.parent.exists() and not s.runs_dir.exists()
+
+
+def test_a_script_missing_from_where_run_looks_says_where_it_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # The README's example, run from examples/digits/ instead of the repository root.
+    root = tmp_path / "repo"
+    write_train(root)  # root/code/train.py
+    (root / "examples").mkdir()
+    request = root / "examples" / "req.json"
+    request.write_text(json.dumps(make_request(Path("code/train.py"))))
+    monkeypatch.chdir(root / "examples")
+    assert main(["run", "req.json"]) == 2
+    err = capsys.readouterr().err
+    assert (f"'code/train.py' (from {root / 'examples'}, the current directory) does not exist; it is in "
+            f"{root}: run byohpo from there, or pass --base-dir ..") in err
+    assert not (root / "examples" / "byohpo-runs").exists()
+
+
+def _store_file(kind: str, path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``path`` a store the engine cannot use in the way ``kind`` says."""
+    if kind == "not-a-database":
+        path.write_text("these are my notes, not a database\n" * 200)
+        return
+    full = Setup(tmp_path / "donor", monkeypatch, strategy="random", strategy_config={"Seed": 5}, max_jobs=4)
+    assert main([*full.argv, "--quiet", "--top", "0"]) == 0
+    data = full.store_path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])  # truncated: the header says more pages than there are
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("not-a-database", "not a byohpo store (file is not a database); point --store (or $BYOHPO_STORE) at "
+                       "another file"),
+    ("truncated", "the store is damaged (database disk image is malformed); move it aside to start afresh"),
+])
+def test_a_store_that_is_not_usable_is_one_clean_line(setup: Callable[..., Setup], tmp_path: Path, kind: str,
+                                                      message: str, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    s = setup(strategy="random", strategy_config={"Seed": 5}, max_jobs=4)
+    s.store_path.parent.mkdir(parents=True)
+    _store_file(kind, s.store_path, tmp_path, monkeypatch)
+    before = s.store_path.read_bytes()
+    code = main(s.argv)
+    err = capsys.readouterr().err
+    assert code in (1, 2) and "Traceback" not in err
+    assert f"{s.store_path}: {message}" in err
+    assert s.store_path.read_bytes() == before and s.ctl.jobs() == []
+
+
+def _as_nobody() -> list[str] | None:
+    """A command prefix that runs as an unprivileged user (root writes into read-only folders)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] if setpriv else None
+
+
+@pytest.mark.skipif(_as_nobody() is None, reason="root, and no setpriv to drop root's rights")
+def test_a_read_only_store_folder_is_refused_before_anything_is_written(monkeypatch: pytest.MonkeyPatch
+                                                                        ) -> None:
+    # Outside pytest's tmp_path, which only its owner may enter.
+    with tempfile.TemporaryDirectory(prefix="byohpo-ro-") as folder:
+        root = Path(folder)
+        root.chmod(0o755)  # readable by the unprivileged user, writable by nobody but the owner
+        s = Setup(root, monkeypatch)
+        _refused_as_nobody(s)
+
+
+def _refused_as_nobody(s: Setup) -> None:
+    s.store_path.parent.mkdir(parents=True)
+    s.store_path.parent.chmod(0o555)
+    try:
+        code = "import sys; from byohpo.cli import main; sys.exit(main(sys.argv[1:]))"
+        done = subprocess.run([*_as_nobody(), sys.executable, "-c", code, *s.argv], capture_output=True,
+                              text=True, timeout=120)
+    finally:
+        s.store_path.parent.chmod(0o755)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"byohpo run: the store {s.store_path} cannot be created: {s.store_path.parent} "
+                           "is read-only for this user\n")
+    assert not s.store_path.exists() and s.ctl.jobs() == []
+
+
+def test_a_store_locked_past_the_timeout_is_one_clean_line(setup: Callable[..., Setup],
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import functools
+    import sqlite3
+
+    import byohpo.cli.run as run_command
+
+    s = setup(strategy="random", strategy_config={"Seed": 5}, max_jobs=4)
+    SQLiteStore(s.store_path).close()
+    # Another process holds the write lock; the store waits 0.5 s here rather than its 30 s.
+    monkeypatch.setattr(run_command, "SQLiteStore", functools.partial(SQLiteStore, timeout=0.5))
+    holder = sqlite3.connect(s.store_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert main(s.argv) == 1
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (f"byohpo run: the store failed: {s.store_path}: locked by another process for more than "
+            "0.5 s") in err
+    assert "resume with: byohpo run" in err
+    assert s.ctl.jobs() == []
+    assert main([*s.argv, "--quiet"]) == 0  # the lock gone, the same command runs it
+
+
+# -- processes ----------------------------------------------------------------------------------------
+
+ESCAPING = """\
+import os, subprocess, sys
+from pathlib import Path
+loop = "import time\\nwhile True: time.sleep(0.1)"
+child = subprocess.Popen([sys.executable, "-c", loop], start_new_session=True)
+Path(os.environ["BYOHPO_TEST_CTL"], os.environ["TRAINING_JOB_NAME"]).write_text(str(child.pid))
+print("Validation-accuracy=0.5", flush=True)
+"""
+
+
+def test_a_helper_that_calls_setsid_does_not_outlive_byohpo_run(setup: Callable[..., Setup]) -> None:
+    s = setup(strategy="random", strategy_config={"Seed": 5}, max_jobs=2)
+    s.entry.write_text(ESCAPING)
+    helpers: list[int] = []
+    try:
+        assert main([*s.argv, "--quiet", "--top", "0"]) == 0
+        helpers = [int(p.read_text()) for p in s.ctl.path.glob(f"{NAME}-*")]
+        assert len(helpers) == 2
+        assert not any(alive(pid) for pid in helpers)  # gone once byohpo run has returned
+    finally:
+        for pid in helpers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

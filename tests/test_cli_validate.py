@@ -16,8 +16,16 @@ DATA = Path(__file__).parent / "data"
 DIGITS = DATA / "request-valid-digits.json"
 
 
-def test_valid_request_prints_a_summary_and_exits_0(capsys):
-    assert main(["validate", str(DIGITS)]) == 0
+@pytest.fixture
+def code_dir(tmp_path):
+    """A folder holding the train.py that DIGITS's Local.EntryPoint names."""
+    (tmp_path / "train.py").write_text("print('training')\n")
+    (tmp_path / "data" / "train").mkdir(parents=True)  # its Local.Channels
+    return tmp_path
+
+
+def test_valid_request_prints_a_summary_and_exits_0(capsys, code_dir):
+    assert main(["validate", str(DIGITS), "--base-dir", str(code_dir)]) == 0
     out, err = capsys.readouterr()
     assert err == ""
     assert f"{DIGITS}: valid" in out
@@ -73,13 +81,30 @@ def test_json_that_is_not_an_object_exits_2(tmp_path, capsys):
     assert "must be a JSON object" in capsys.readouterr().err
 
 
-def test_local_checks_the_entry_point(tmp_path, capsys):
-    (tmp_path / "data" / "train").mkdir(parents=True)
-    assert main(["validate", str(DIGITS), "--local", "--base-dir", str(tmp_path)]) == 2
-    assert "TrainingJobDefinition.Local.EntryPoint" in capsys.readouterr().err
+@pytest.mark.parametrize("local", [["--local"], []])
+def test_a_request_with_local_is_checked_as_run_checks_it(tmp_path, capsys, local, monkeypatch):
+    # With or without --local: `validate` must not call valid what `run` refuses.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "train").mkdir(parents=True)  # its Local.Channels
+    assert main(["validate", str(DIGITS), *local]) == 2
+    err = capsys.readouterr().err
+    assert (f"  TrainingJobDefinition.Local.EntryPoint: 'train.py' (from {tmp_path.resolve()}, the current "
+            "directory) does not exist") in err
     (tmp_path / "train.py").write_text("print('training')\n")
-    assert main(["validate", str(DIGITS), "--local", "--base-dir", str(tmp_path)]) == 0
+    assert main(["validate", str(DIGITS), *local]) == 0
     assert "local       train.py" in capsys.readouterr().out
+
+
+def test_local_requires_local_and_without_it_aws_requests_stay_valid(tmp_path, capsys):
+    raw = json.loads(DIGITS.read_text())
+    del raw["TrainingJobDefinition"]["Local"]
+    path = tmp_path / "aws-only.json"
+    path.write_text(json.dumps(raw))
+    assert main(["validate", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(path), "--local"]) == 2
+    assert "has no local data: map it to a local file or folder in TrainingJobDefinition.Local.Channels" in \
+        capsys.readouterr().err
 
 
 def test_usage_errors_and_no_command_exit_2(capsys):
@@ -105,12 +130,49 @@ def test_strategies_lists_a_broken_strategy_with_its_error(capsys, monkeypatch):
     out = capsys.readouterr().out
     broken = next(line for line in out.splitlines() if line.startswith("broken-test"))
     assert "unavailable" in broken and "byohpo_no_such_module" in broken
-    assert "BatchSize (default None)" in out  # random's option, listed after the broken one was skipped
+    assert "BatchSize  candidates per propose; default the free slots n." in out  # listed after it
+
+
+def test_strategies_options_say_what_each_option_and_its_default_mean(capsys):
+    assert main(["strategies", "--options"]) == 0
+    out = capsys.readouterr().out
+    assert "default None" not in out and "(default None" not in out  # what None means, in words
+    assert "'n' is the number of free parallel slots: ResourceLimits.MaxParallelTrainingJobs" in \
+        " ".join(out.split())
+    blocks = {}
+    for line in out.splitlines():
+        if line and not line.startswith(" ") and line.split()[0] in registry.strategy_names():
+            current = blocks.setdefault(line.split()[0], [])
+        elif line.startswith("            ") and not line.startswith("              "):
+            current.append(line.split()[0])
+    assert set(blocks) == set(registry.strategy_names())
+    for name, listed in blocks.items():
+        cls = registry.strategy_class(name)
+        expected = ["Seed", *(registry.to_pascal(o) for o in registry.strategy_options(cls))]
+        assert listed == expected, name
+        # Every built-in option is documented in its class's Args section.
+        assert set(registry.option_docs(cls)) >= set(registry.strategy_options(cls)), name
+    ga = " ".join(out.split("\nga ", 1)[1].split("\npso ", 1)[0].split())
+    assert "PopulationSize candidates per generation; default the n of the first propose (at least 2)" in ga
+
+
+def test_an_unknown_option_lists_seed_among_the_options():
+    from byohpo.errors import ValidationError
+    from byohpo.space import SearchSpace
+    from byohpo.trials import Objective
+
+    space = SearchSpace.from_sagemaker({"ContinuousParameterRanges": [
+        {"Name": "x", "MinValue": "0", "MaxValue": "1"}]})
+    with pytest.raises(ValidationError) as info:
+        registry.make_strategy("ga", space, [Objective("m")], 1, {"Sed": 7})
+    assert info.value.errors[0].message.startswith("unknown option for strategy 'ga' (options: Seed, "
+                                                   "PopulationSize, TournamentSize")
 
 
 @pytest.mark.skipif(shutil.which("byohpo") is None, reason="the byohpo console script is not installed")
-def test_installed_console_script(tmp_path):
-    ok = subprocess.run(["byohpo", "validate", str(DIGITS)], capture_output=True, text=True, timeout=60)
+def test_installed_console_script(code_dir):
+    ok = subprocess.run(["byohpo", "validate", str(DIGITS)], capture_output=True, text=True, timeout=60,
+                        cwd=code_dir)
     assert ok.returncode == 0, ok.stderr
     assert "digits-random-1" in ok.stdout
     bad = subprocess.run(["byohpo", "validate", str(DATA / "request-invalid-typo.json")], capture_output=True,

@@ -281,8 +281,8 @@ def test_failing_trials_are_recorded_and_the_run_goes_on(harness: Harness, ctl: 
         assert t.failure_reason.startswith("AlgorithmError: exit code 3: last log lines:")
         assert f"x={t.params['x']} is too large" in t.failure_reason  # the log's tail
     assert (run.status, run.stop_code) == ("Completed", "MaxNumberOfTrainingJobs")
-    # The progress line shows the error, not the "last log lines:" header alone.
-    assert re.search(r"-> Failed: AlgorithmError: exit code 3: last log lines: x=\S+ is too large",
+    # The progress line shows the error, not the "last log lines:" header.
+    assert re.search(r"-> Failed: AlgorithmError: exit code 3: x=\S+ is too large  \(best ",
                      harness.output.getvalue())
 
 
@@ -293,7 +293,9 @@ def test_all_trials_failing_fails_the_run(harness: Harness, ctl: Ctl, entry: Pat
     trials = harness.trials()
     assert [t.status for t in trials] == ["Failed"] * 4  # two generations of 2: 4 >= 3
     assert (run.status, run.stop_code) == ("Failed", "MaxFailedTrainingJobs")
-    assert run.reason == "4 training jobs failed, the limit is MaxFailedTrainingJobs=3"
+    assert run.reason.startswith("4 training jobs failed, the limit is MaxFailedTrainingJobs=3; no training "
+                                 "job succeeded. Likely cause: all 4 failed in the training script, the "
+                                 "first with: AlgorithmError: exit code 3: x=")
 
 
 def test_trial_over_its_max_runtime_is_stopped(harness: Harness, ctl: Ctl, entry: Path) -> None:
@@ -322,17 +324,22 @@ def test_run_max_runtime_stops_trials_in_flight_and_skips_the_rest(harness: Harn
         late = (ctl.path / "late").exists()
         return datetime.now(UTC) + timedelta(seconds=1000 if late else 0)
 
-    run = harness.run(make_request(entry, max_jobs=8, parallel=1, run_runtime=120), now=now)
+    # A generation of 6: enough trials stopped without a value for the no-success rule to hold, but
+    # the run's time, not the script, is why they stopped.
+    run = harness.run(make_request(entry, strategy_config={"Seed": 3, "PopulationSize": 6}, max_jobs=8,
+                                   parallel=1, run_runtime=120), now=now)
     trials = harness.trials()
-    assert [t.status for t in trials] == ["Stopped"] * 4
+    assert [t.status for t in trials] == ["Stopped"] * 6
     reached = "the tuning job's MaxRuntimeInSeconds (120 s) was reached"
     assert trials[0].failure_reason == reached and trials[0].attempt == 0
     assert all(t.failure_reason == f"not started: {reached}" for t in trials[1:])
     assert ctl.jobs() == ["engine-test-g0-t0"]  # only the first ever started
     script, group = ctl.pids("engine-test-g0-t0")
     assert not alive(script) and not group_alive(group)
-    assert (run.status, run.stop_code) == ("Completed", "MaxRuntimeInSeconds")
-    assert "MaxRuntimeInSeconds=120" in run.reason
+    # No trial succeeded, so the run failed; the reason says why it ended and what the trials show.
+    assert (run.status, run.stop_code) == ("Failed", "MaxRuntimeInSeconds")
+    assert "MaxRuntimeInSeconds=120; no training job succeeded. Likely cause: all 6 stopped, or never " \
+           "started, because the run ended" in run.reason
 
 
 def test_grid_run_ends_when_the_grid_is_exhausted(harness: Harness, ctl: Ctl, entry: Path) -> None:
@@ -372,3 +379,68 @@ def test_finished_run_is_not_run_again(harness: Harness, ctl: Ctl, entry: Path) 
     assert again == first and harness.trials() == trials and len(ctl.jobs()) == 2
     assert "already finished" in harness.output.getvalue()
 
+
+
+def _wrong_regex(raw: dict[str, Any]) -> dict[str, Any]:
+    raw["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"][0]["Regex"] = \
+        "val_acc=([0-9.]+)"
+    return raw
+
+
+@pytest.mark.parametrize(("config", "change", "cause"), [
+    # Every trial hits its time limit (1 s): a timeout is no better than a failure.
+    ({"hang_above": -1}, lambda raw: raw,
+     "Likely cause: all 6 hit their time limit (StoppingCondition.MaxRuntimeInSeconds = 1 s): raise it, "
+     "or make a training job shorter"),
+    ({"fail_above": -1}, lambda raw: raw,
+     "Likely cause: all 6 failed in the training script, the first with: AlgorithmError: exit code 3: x="),
+    ({}, _wrong_regex,
+     "Likely cause: all 6 printed no value of validation:accuracy that MetricDefinitions' Regex "
+     "`val_acc=([0-9.]+)` matched: compare the Regex with the training log"),
+])
+def test_a_run_in_which_no_trial_succeeds_fails_and_names_the_likely_cause(
+        harness: Harness, ctl: Ctl, entry: Path, config: dict[str, Any], change: Callable,
+        cause: str) -> None:
+    ctl.configure(**config)
+    run = harness.run(change(make_request(entry, strategy="random", strategy_config={"Seed": 3}, max_jobs=8,
+                                          trial_runtime=1 if "hang_above" in config else 60)))
+    trials = harness.trials()
+    # Stopped after 5 unsuccessful trials (three generations of 2), not at the end of the budget.
+    assert len(trials) == 6 and not any(t.status == "Completed" and t.values for t in trials)
+    assert (run.status, run.stop_code) == ("Failed", "MaxFailedTrainingJobs")
+    assert run.reason.startswith("none succeeded: all 6 training jobs so far ended without a value of "
+                                 "validation:accuracy")
+    assert cause in run.reason
+    assert f"run engine-test Failed: {run.reason}" in harness.output.getvalue()
+
+
+def test_a_budget_spent_without_one_success_is_not_completed(harness: Harness, ctl: Ctl, entry: Path) -> None:
+    # MaxFailedTrainingJobs above the budget: the budget ends the run, which still failed.
+    ctl.configure(hang_above=-1)
+    run = harness.run(make_request(entry, strategy="random", strategy_config={"Seed": 3}, max_jobs=2,
+                                   trial_runtime=1, criteria={"MaxFailedTrainingJobs": 10}))
+    assert [t.status for t in harness.trials()] == ["Stopped", "Stopped"]
+    assert (run.status, run.stop_code) == ("Failed", "MaxNumberOfTrainingJobs")
+    assert run.reason == ("2 training jobs finished, the limit is MaxNumberOfTrainingJobs=2; no training job "
+                          "succeeded. Likely cause: all 2 hit their time limit "
+                          "(StoppingCondition.MaxRuntimeInSeconds = 1 s): raise it, or make a training job "
+                          "shorter")
+
+
+def test_an_entry_point_that_vanishes_mid_run_fails_its_trials_and_the_run_goes_on(harness: Harness,
+                                                                                   tmp_path: Path) -> None:
+    # The first trial deletes its own script: the later ones cannot start, which fails each of them
+    # (as SageMaker fails a job it cannot start) instead of raising out of a worker thread.
+    entry = tmp_path / "code" / "vanishing.py"
+    entry.parent.mkdir()
+    entry.write_text("import os\nos.remove(__file__)\nprint('Validation-accuracy=0.5', flush=True)\n")
+    run = harness.run(make_request(entry, strategy="random", strategy_config={"Seed": 3}, max_jobs=4,
+                                   parallel=1))
+    trials = harness.trials()
+    assert [t.status for t in trials] == ["Completed", "Failed", "Failed", "Failed"]
+    for t in trials[1:]:
+        assert t.failure_reason.startswith("ClientError: the local engine could not start the training job: "
+                                           "entry point") and "is not a file" in t.failure_reason
+        assert t.job_name == f"engine-test-g{t.generation}-t{t.index}" and t.ended_at
+    assert (run.status, run.stop_code, run.owner) == ("Completed", "MaxNumberOfTrainingJobs", None)
+    assert harness.output.getvalue().count("-> Failed: ClientError: the local engine could not start") == 3

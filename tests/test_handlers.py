@@ -201,6 +201,19 @@ def test_a_genetic_algorithm_goes_on_through_failures(aws_env: AwsEnv) -> None:
     assert final["status"] == "Completed" and final["stop_code"] == "MaxNumberOfTrainingJobs"
 
 
+@pytest.mark.parametrize("aws_env", ["sqlite"], indirect=True)  # the rule, not the store, is under test
+def test_a_run_in_which_no_job_succeeded_fails_with_the_likely_cause(aws_env: AwsEnv) -> None:
+    # The budget runs out before MaxFailedTrainingJobs: the run still failed, whichever rule ended it.
+    raw = digits_request(Strategy="random", StrategyConfig={"Seed": 5}, **limits(4, 2), **NO_CRITERIA)
+    final = Driver(aws_env, fate=lambda item: "failed").run(raw)
+    assert (final["status"], final["stop_code"]) == ("Failed", "MaxNumberOfTrainingJobs")
+    assert final["reason"] == (
+        "4 training jobs finished, the limit is MaxNumberOfTrainingJobs=4; no training job succeeded. "
+        "Likely cause: all 4 failed in the training script, the first with: AlgorithmError: trial "
+        "g0000-t0000 ran out of memory")
+    assert aws_env.store.get_run("digits-handlers").status == "Failed"
+
+
 # -- retries and concurrency ---------------------------------------------------------------------
 
 def test_a_retried_propose_writes_one_generation_and_answers_the_same(aws_env: AwsEnv) -> None:

@@ -332,3 +332,22 @@ def test_duration_needs_two_timestamps():
     assert duration_seconds(rec(started_at=end, ended_at=start)) == -90.25
     assert duration_seconds(rec(started_at="2024-05-01T12:00:00.000Z")) is None
     assert duration_seconds(rec(started_at="yesterday", ended_at="today")) is None
+
+
+def test_table_shows_the_exception_of_a_local_trial_not_the_start_of_its_log_tail(tmp_path):
+    # The reason the local runner writes for a script that raised, from a real run of one.
+    from byohpo.jobs import run_local_training
+
+    script = tmp_path / "train.py"
+    script.write_text("import sys\nprint('starting', sys.argv[1:], flush=True)\n"
+                      "for epoch in range(3):\n    print(f'epoch {epoch}: loss=0.5', flush=True)\n"
+                      "raise RuntimeError('boom: the data loader found no rows')\n")
+    result = run_local_training(script, {"batch_size": "100", "learning_rate": "0.05"}, tmp_path / "t")
+    assert result.failure_reason.startswith("AlgorithmError: exit code 1: last log lines:\nstarting [")
+    trial = TrialRecord.new("r", 0, 0, {"x": 1}, status="Failed", failure_reason=result.failure_reason)
+    table = Leaderboard.from_trials([trial], [ACCURACY]).to_table()
+    row = table.splitlines()[1]
+    assert row.endswith("Failed           AlgorithmError: exit code 1: RuntimeError: boom: the data loader "
+                        "found no rows")
+    records = Leaderboard.from_trials([trial], [ACCURACY]).records()
+    assert records[0]["failure_reason"] == result.failure_reason  # the CSV keeps the whole reason

@@ -33,7 +33,8 @@ SPAWNS_GRANDCHILD = """
     from pathlib import Path
     out = Path(os.environ["SM_OUTPUT_DATA_DIR"])
     child = subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(0.1)"])
-    (out / "pids").write_text(f"{os.getpid()} {child.pid}")
+    (out / "pids.tmp").write_text(f"{os.getpid()} {child.pid}")
+    os.replace(out / "pids.tmp", out / "pids")  # whole or absent: a test polls for it
     print("Validation-accuracy=0.5", flush=True)
     {extra}
     while True:
@@ -294,3 +295,85 @@ def test_bad_arguments_are_refused_before_starting(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="runs once"):
         job.run()
     assert not os.path.exists(tmp_path / "t" / "output" / "failure")
+
+
+# A script whose helpers leave its process group: one started in a session of its own, and a daemon
+# (fork, setsid, fork, the middle process exits) that is nobody's child any more. Process-group kills
+# never reach either; only a process tree the runner owns does.
+ESCAPES = """
+    import os, subprocess, sys, time
+    from pathlib import Path
+    out = Path(os.environ["SM_OUTPUT_DATA_DIR"])
+    loop = "import time\\nwhile True: time.sleep(0.1)"
+    escaped = subprocess.Popen([sys.executable, "-c", loop], start_new_session=True)
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        pid = os.fork()
+        if pid == 0:
+            os.execv(sys.executable, [sys.executable, "-c", loop])
+        os.write(w, str(pid).encode())
+        os._exit(0)
+    os.wait()
+    daemon = int(os.read(r, 32))
+    (out / "pids.tmp").write_text(f"{os.getpid()} {escaped.pid} {daemon}")
+    os.replace(out / "pids.tmp", out / "pids")  # whole or absent: a test polls for it
+    print("Validation-accuracy=0.5", flush=True)
+    {extra}
+    while True:
+        time.sleep(0.1)
+"""
+
+
+@pytest.fixture
+def escapees(tmp_path: Path):
+    """The pids the ESCAPES script wrote; whatever survives a failing test is killed afterwards."""
+    found: list[int] = []
+
+    def read(trial: Path) -> list[int]:
+        found[:] = pids(trial)
+        return list(found)
+
+    yield read
+    for pid in found:
+        with __import__("contextlib").suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="a subreaper and /proc are Linux-only")
+
+
+@linux_only
+@pytest.mark.parametrize("how", ["exits", "max-runtime", "stop"])
+def test_processes_that_leave_the_group_do_not_outlive_the_trial(tmp_path: Path, escapees, how: str) -> None:
+    entry = script(tmp_path, ESCAPES.replace("{extra}", "sys.exit(0)" if how == "exits" else ""))
+    trial = tmp_path / "t"
+    job = LocalTrainingJob(entry, HPS, trial, metric_definitions=[ACC], kill_grace_seconds=0.5,
+                           max_runtime_seconds=1.5 if how == "max-runtime" else 60,
+                           on_metric=(lambda name, value: job.stop("stopped by the test"))
+                           if how == "stop" else None)
+    result = job.run()
+    assert result.status == {"exits": "Completed", "max-runtime": "Stopped", "stop": "Stopped"}[how]
+    trainer, escaped, daemon = escapees(trial)
+    # Dead by the time run() returns, not some time later: nothing of the trial runs on.
+    assert [alive(pid) for pid in (trainer, escaped, daemon)] == [False, False, False]
+
+
+@linux_only
+def test_processes_that_leave_the_group_die_with_a_killed_engine(tmp_path: Path, escapees) -> None:
+    entry = script(tmp_path, ESCAPES.replace("{extra}", ""))
+    trial = tmp_path / "t"
+    engine = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        from byohpo.jobs import run_local_training
+        run_local_training({str(entry)!r}, {{}}, {str(trial)!r}, metric_definitions=[], kill_grace_seconds=1)
+    """)])
+    try:
+        assert wait_for(lambda: (trial / "output" / "data" / "pids").exists(), 20)
+        trainer, escaped, daemon = escapees(trial)
+        assert alive(trainer) and alive(escaped) and alive(daemon)
+        engine.kill()  # SIGKILL: the engine cannot clean up; the trial's supervisor must
+        engine.wait()
+        assert wait_for(lambda: not any(alive(p) for p in (trainer, escaped, daemon)), 10.0)
+    finally:
+        engine.kill()

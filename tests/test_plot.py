@@ -88,3 +88,21 @@ def test_without_matplotlib_the_error_names_the_extra(trials, tmp_path, monkeypa
         plot_run(trials[SINGLE], [ACCURACY], tmp_path / "p.png")
     assert isinstance(info.value, ImportError)
     assert not (tmp_path / "p.png").exists()
+
+
+def _svg_text(trials_, tmp_path, name: str) -> str:
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, to read it back
+        return plot_run(trials_, [ACCURACY], tmp_path / name).read_text()
+
+
+def test_a_run_in_which_every_trial_failed_does_not_say_not_yet(trials, tmp_path):
+    ended = [t.replace(status="Failed", values=None) for t in trials[SINGLE]]
+    ended[0] = ended[0].replace(status="Stopped")
+    svg = _svg_text(ended, tmp_path, "failed.svg")
+    assert "no trial has a value of validation:accuracy" in svg and "(8 failed, 1 stopped)" in svg
+    assert "yet" not in svg
+    running = [t.replace(status="Failed", values=None) for t in trials[SINGLE][:-1]] + trials[SINGLE][-1:]
+    assert "no trial with a value of validation:accuracy yet (1 not finished)" in \
+        _svg_text(running, tmp_path, "running.svg")

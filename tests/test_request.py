@@ -375,9 +375,73 @@ def test_check_local_finds_the_entry_point(digits, tmp_path):
     with pytest.raises(ValidationError) as info:
         check_local(req, tmp_path)
     assert info.value.errors[0].path == f"{DEF}.Local.EntryPoint"
-    assert "is not a file" in info.value.errors[0].message
+    assert info.value.errors[0].message == (f"'train.py' (from {tmp_path}, --base-dir {tmp_path}) does "
+                                            "not exist")
     (tmp_path / "train.py").write_text("print('hi')\n")
     assert check_local(req, tmp_path) == tmp_path / "train.py"
+
+
+def _local(digits, entry_point):
+    raw = copy.deepcopy(digits)
+    raw["TrainingJobDefinition"]["Local"]["EntryPoint"] = str(entry_point)
+    raw["TrainingJobDefinition"]["Local"]["Channels"] = {"train": str(Path(__file__).parent)}
+    return parse_request(raw)
+
+
+def test_check_local_says_where_a_relative_entry_point_is_when_run_from_elsewhere(digits, tmp_path,
+                                                                                  monkeypatch):
+    # `byohpo run ga.json` from examples/digits/, for a request that says examples/digits/train.py.
+    (tmp_path / "examples" / "digits").mkdir(parents=True)
+    (tmp_path / "examples" / "digits" / "train.py").write_text("print('hi')\n")
+    (tmp_path / "examples" / "digits" / "ga.json").write_text("{}")
+    monkeypatch.chdir(tmp_path / "examples" / "digits")
+    req = _local(digits, "examples/digits/train.py")
+    with pytest.raises(ValidationError) as info:
+        check_local(req, ".", request_path="ga.json")
+    assert info.value.errors[0].message == (
+        f"'examples/digits/train.py' (from {tmp_path}/examples/digits, the current directory) does not "
+        f"exist; it is in {tmp_path}: run byohpo from there, or pass --base-dir ../..")
+    assert check_local(req, "../..") == Path("../../examples/digits/train.py")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="permission bits; root reads anything")
+def test_check_local_refuses_an_unreadable_script(digits, tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("print('hi')\n")
+    script.chmod(0)
+    with pytest.raises(ValidationError, match="cannot be read"):
+        check_local(_local(digits, script), tmp_path)
+
+
+@pytest.mark.parametrize(("content", "mode", "name", "message"), [
+    # /etc/passwd: it exists, but it is neither Python nor a program.
+    ("root:x:0:0:root:/root:/bin/bash\n", 0o644, "passwd",
+     "is neither a .py script nor an executable program: name a .py file (it runs with python), or make "
+     "the program executable (chmod +x)"),
+    ("echo training\n", 0o755, "train.sh",
+     "is executable but cannot be started: it has no #! line and is not a program"),
+    ("def train(:\n    pass\n", 0o644, "train.py", "is not valid Python: invalid syntax (line 1)"),
+    (None, 0o755, "code", "is a folder, not a training script"),
+])
+def test_check_local_refuses_what_cannot_start(digits, tmp_path, content, mode, name, message):
+    target = tmp_path / name
+    if content is None:
+        target.mkdir()
+    else:
+        target.write_text(content)
+    target.chmod(mode)
+    with pytest.raises(ValidationError) as info:
+        check_local(_local(digits, target), tmp_path)
+    assert info.value.errors[0].message == f"{str(target)!r} {message}"
+
+
+def test_check_local_accepts_scripts_and_programs(digits, tmp_path):
+    shell = tmp_path / "train.sh"
+    shell.write_text("#!/bin/sh\necho training\n")
+    shell.chmod(0o755)
+    assert check_local(_local(digits, shell), tmp_path) == shell
+    program = Path(sys.executable).resolve()
+    assert check_local(_local(digits, program), tmp_path) == program
 
 
 def test_check_local_requires_an_entry_point(digits, tmp_path):
@@ -385,3 +449,11 @@ def test_check_local_requires_an_entry_point(digits, tmp_path):
     del digits[DEF]["Local"]["EntryPoint"]
     with pytest.raises(ValidationError, match=r"TrainingJobDefinition\.Local\.EntryPoint: is required"):
         check_local(parse_request(digits), tmp_path)
+
+
+@pytest.mark.parametrize("regex", ["Validation-accuracy=([0-9.]+", "Validation-accuracy=[0-9.]+"])
+def test_a_bad_objective_regex_is_one_problem_not_also_an_undefined_metric(digits, regex):
+    digits[DEF]["AlgorithmSpecification"]["MetricDefinitions"][0]["Regex"] = regex
+    with pytest.raises(ValidationError) as info:
+        parse_request(digits)
+    assert [e.path for e in info.value.errors] == [f"{METRICS}[0].Regex"]

@@ -231,12 +231,15 @@ def test_max_failed_jobs_boundary_and_status():
     assert reason.message == "3 training jobs failed, the limit is MaxFailedTrainingJobs=3"
 
 
-def test_completed_without_a_finite_objective_counts_as_failed_and_stopped_does_not():
-    history = [ok(0.5), ok(math.nan), ok(1.0, "other"), stopped(), stopped(0.5)]
+def test_ending_without_a_value_counts_as_failed_and_a_stopped_trial_with_one_does_not():
+    # SageMaker's ObjectiveStatus Failed: the job failed or emitted no objective metric; a job stopped
+    # at its time limit before printing one is no better.
+    history = [ok(0.5), ok(math.nan), ok(1.0, "other"), stopped(0.5)]
     assert code(history, max_failed_jobs=3) is None
-    reason = check([*history, Trial({}, {}, "Completed", None)], max_failed_jobs=3)
+    reason = check([*history, stopped()], max_failed_jobs=3)
     assert reason is not None and reason.code == "MaxFailedTrainingJobs"
-    assert "(3 completed without a value of acc)" in reason.message
+    assert reason.message == ("3 training jobs failed (1 stopped, 2 completed without a value), the limit "
+                              "is MaxFailedTrainingJobs=3")
 
 
 def test_multi_objective_trial_missing_the_second_objective_failed():
@@ -252,19 +255,29 @@ def test_a_limit_of_zero_stops_at_the_first_failure():
 def test_default_stops_a_broken_script_after_five_failures_and_no_success():
     assert code([failed()] * 4) is None
     reason = check([failed()] * 3 + [ok(math.nan)] * 2)
-    assert reason is not None and reason.code == "MaxFailedTrainingJobs"
-    assert "none succeeded" in reason.message and "(2 completed without a value of acc)" in reason.message
+    assert reason is not None and reason.code == "MaxFailedTrainingJobs" and reason.run_status == "Failed"
+    assert reason.message == ("none succeeded: all 5 training jobs so far ended without a value of acc "
+                              "(3 failed, 2 completed without a value)")
+
+
+def test_default_stops_when_every_job_hits_its_time_limit():
+    # A timeout is no better than a failure, also when the job printed a value before it was stopped.
+    assert code([stopped()] * 4) is None
+    assert code([stopped()] * 5) == "MaxFailedTrainingJobs"
+    assert code([stopped(0.5)] * 3 + [failed()] * 2) == "MaxFailedTrainingJobs"
+    assert "(2 failed, 3 stopped)" in check([stopped(0.5)] * 3 + [failed()] * 2).message
 
 
 def test_default_never_stops_a_script_that_succeeded_once():
     assert code([failed()] * 7 + [ok(0.5)] + [failed()] * 20) is None
-    assert code([stopped()] * 20) is None  # stopped on purpose: not a broken script
+    assert code([stopped()] * 7 + [ok(0.5)] + [stopped()] * 20) is None
 
 
 def test_default_failure_count_shrinks_to_a_small_budget():
     # All 3 jobs of a 3-job run failed: the run failed, it did not complete.
     assert code([failed()] * 2, max_jobs=3) is None
     assert code([failed()] * 3, max_jobs=3) == "MaxFailedTrainingJobs"
+    assert check([failed()], max_jobs=1).message.startswith("none succeeded: the only training job ended")
 
 
 def test_an_explicit_limit_replaces_the_default():

@@ -1,6 +1,6 @@
 """byohpo: bring your own hyperparameter optimization algorithm to Amazon SageMaker.
 
-The pinned public API (see DESIGN.md)::
+The public API, kept stable (code outside the package relies on it)::
 
     space = byohpo.SearchSpace.from_sagemaker(parameter_ranges, static)
     strategy = byohpo.make_strategy("ga", space, [byohpo.Objective("validation:accuracy")], seed=7)

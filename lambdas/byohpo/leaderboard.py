@@ -27,6 +27,7 @@ from typing import Any
 
 from byohpo.errors import ValidationError
 from byohpo.pareto import pareto_indices
+from byohpo.reasons import headline, shorten
 from byohpo.request import parse_request
 from byohpo.space import format_value
 from byohpo.store.records import TRIAL_STATUSES, RunRecord, TrialRecord
@@ -39,7 +40,7 @@ _FIXED_LEAD = ("rank", "trial_id", "job_name", "generation")
 _FIXED_TAIL = ("status", "duration_seconds", "failure_reason")
 _HEADERS = {"trial_id": "trial", "job_name": "training job", "generation": "gen",
             "duration_seconds": "seconds", "failure_reason": "failure reason"}
-_REASON_WIDTH = 60  # table only: SageMaker failure reasons run to whole tracebacks
+_REASON_WIDTH = 80  # table only: SageMaker failure reasons run to whole tracebacks
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ class Leaderboard:
 
     def to_table(self) -> str:
         """Aligned plain text for people: values to 6 significant digits, hyperparameters to 4, the
-        Pareto front marked ``*``, failure reasons cut to one short line."""
+        Pareto front marked ``*``, each failure reason as its one telling line
+        (:func:`byohpo.reasons.headline`), cut to 80 characters; CSV and JSON keep it whole."""
         layout = self._layout()
         header = [_HEADERS.get(c, c) if kind == "fixed" else c for c, kind, _ in layout]
         cells = [[_display(row, kind, key) for _, kind, key in layout] for row in self.rows]
@@ -363,8 +365,8 @@ def _display(row: Row, kind: str, key: str) -> str:
     if key == "pareto" and kind == "fixed":
         return "*" if value else ""
     if key == "failure_reason":
-        text = " ".join(str(value).split())
-        return text if len(text) <= _REASON_WIDTH else text[:_REASON_WIDTH - 1] + "…"
+        # The line that says what went wrong (a traceback's last line, not the log tail's first).
+        return shorten(headline(str(value)), _REASON_WIDTH)
     if key == "duration_seconds":
         return f"{value:.1f}"
     if isinstance(value, float):

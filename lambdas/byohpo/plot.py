@@ -131,7 +131,7 @@ def _progress(ax: Any, trials: Sequence[TrialRecord], objective: Objective, cmap
         ax.scatter([bx], [by], marker="*", s=260, color="gold", edgecolors="black", linewidths=0.8,
                    zorder=4, label=f"best: {by:.6g} ({bid})")
     else:
-        ax.text(0.5, 0.5, "no trial with a value yet", transform=ax.transAxes, ha="center", va="center")
+        ax.text(0.5, 0.5, _no_value(trials, objective), transform=ax.transAxes, ha="center", va="center")
         ax.set_yticks([])
     if unplotted and ys:
         # Keep a band free below the values for the trials without one, so that no marker hides a point.
@@ -152,6 +152,19 @@ def _progress(ax: Any, trials: Sequence[TrialRecord], objective: Objective, cmap
     if trials:
         ax.set_xlim(0.5, len(trials) + 0.5)
     return mappable
+
+
+def _no_value(trials: Sequence[TrialRecord], objective: Objective) -> str:
+    """What to say where no trial has a value: ``yet`` while some have not finished, else how the
+    trials ended (all failed is not "not yet")."""
+    unfinished = sum(1 for t in trials if not t.finished)
+    if unfinished:
+        return f"no trial with a value of {objective.metric} yet ({unfinished} not finished)"
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    how = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return f"no trial has a value of {objective.metric}\n({how})"
 
 
 def _front(ax: Any, trials: Sequence[TrialRecord], objectives: Sequence[Objective], cmap: Any,

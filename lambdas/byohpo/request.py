@@ -29,6 +29,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import re
 import zlib
 from collections.abc import Mapping
@@ -171,9 +172,17 @@ def load_request(path: str | Path) -> TuningRequest:
     return parse_request(raw)
 
 
-def check_local(request: TuningRequest, base_dir: str | Path) -> Path:
-    """The local entry point as an existing file (relative paths from ``base_dir``), or a
-    ValidationError naming ``Local.EntryPoint`` (or the ``Local.Channels`` entry that is wrong)."""
+def check_local(request: TuningRequest, base_dir: str | Path, *,
+                request_path: str | Path | None = None) -> Path:
+    """What the local engine needs before it writes anything, checked: the entry point is a file
+    this machine can start (a ``.py`` file that compiles, or an executable program). Returns its path
+    (a relative ``Local.EntryPoint`` is found from ``base_dir``, the current directory by default).
+
+    A ValidationError names ``Local.EntryPoint`` and says where it looked; when the script exists
+    relative to the request file's folder or one above it (``byohpo run ga.json`` from
+    ``examples/digits/`` for a request that says ``examples/digits/train.py``), it says which
+    ``--base-dir`` finds it. Also checks ``Local.Channels`` and that a local trial's log can give every
+    objective; without ``Local.EntryPoint``, the built-in algorithm's stand-in is the entry point."""
     path = f"{request.training_path}.Local.EntryPoint"
     check_channels(request, base_dir)
     check_local_metrics(request)
@@ -182,9 +191,64 @@ def check_local(request: TuningRequest, base_dir: str | Path) -> Path:
     script = Path(request.entry_point)
     if not script.is_absolute():
         script = Path(base_dir) / script
+    problem = _not_runnable(script)
+    if problem is None:
+        return script
+    shown = repr(request.entry_point)
+    if Path(request.entry_point).is_absolute():
+        raise ValidationError(f"{shown} {problem}", path)
+    where = Path(base_dir).resolve()
+    looked = "the current directory" if where == Path.cwd() else f"--base-dir {base_dir}"
+    message = f"{shown} (from {where}, {looked}) {problem}"
+    found = _found_elsewhere(request.entry_point, request_path, where)
+    if found is not None:
+        message += f"; it is in {found}: run byohpo from there, or pass --base-dir {os.path.relpath(found)}"
+    raise ValidationError(message, path)
+
+
+# The first bytes of a program exec can start: a script's "#!" line, ELF, Mach-O (both byte orders,
+# 32 and 64 bits, universal).
+_PROGRAM_MAGIC = (b"#!", b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe",
+                  b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
+
+
+def _not_runnable(script: Path) -> str | None:
+    """Why the local engine could not start ``script`` (a phrase to follow its name), or None."""
+    if not script.exists():
+        return "does not exist"
+    if script.is_dir():
+        return "is a folder, not a training script"
     if not script.is_file():
-        raise ValidationError(f"{str(script)!r} is not a file", path)
-    return script
+        return "is not a file"
+    if not os.access(script, os.R_OK):
+        return "cannot be read (permission denied)"
+    if script.suffix == ".py":
+        try:
+            compile(script.read_bytes(), str(script), "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            return f"is not valid Python: {exc.msg} (line {exc.lineno})"
+        except (ValueError, OSError) as exc:
+            return f"cannot be read as Python: {exc}"
+        return None
+    if not os.access(script, os.X_OK):
+        return ("is neither a .py script nor an executable program: name a .py file (it runs with "
+                "python), or make the program executable (chmod +x)")
+    with open(script, "rb") as f:
+        head = f.read(4)
+    if not head.startswith(_PROGRAM_MAGIC):
+        return "is executable but cannot be started: it has no #! line and is not a program"
+    return None
+
+
+def _found_elsewhere(entry_point: str, request_path: str | Path | None, tried: Path) -> Path | None:
+    """The folder, the request file's own or one above it, from which ``entry_point`` is a file."""
+    if request_path is None:
+        return None
+    here = Path(request_path).resolve().parent
+    for folder in (here, *here.parents):
+        if folder != tried and (folder / entry_point).is_file():
+            return folder
+    return None
 
 
 def builtin_entry_point(request: TuningRequest) -> Path:
@@ -482,6 +546,7 @@ class _Parser:
                 self.error(f"{apath}.TrainingInputMode", "is required")
         raw_defs = algorithm.get("MetricDefinitions")
         out: list[tuple[str, str]] = []
+        refused: set[str] = set()  # defined, with a regex reported already: not "not defined" as well
         for i, md in enumerate(raw_defs if isinstance(raw_defs, list) else []):
             md = _obj(md)
             name, regex = md.get("Name"), md.get("Regex")
@@ -495,10 +560,12 @@ class _Parser:
                 compiled = re.compile(regex)
             except re.error as exc:
                 self.error(f"{path}.Regex", f"does not compile: {exc}")
+                refused.add(name)
                 continue
             if compiled.groups < 1:
                 self.error(f"{path}.Regex", "needs a capture group around the value, e.g. "
                                             "'loss=([0-9.eE+-]+)'")
+                refused.add(name)
                 continue
             out.append((name, regex))
         if algorithm.get("AlgorithmName"):
@@ -507,7 +574,7 @@ class _Parser:
                                                  _obj(definition.get("StaticHyperParameters")))
         defined = [n for n, _ in out]
         for objective, path in zip(objectives, objective_paths, strict=True):
-            if objective.metric in defined:
+            if objective.metric in defined or objective.metric in refused:
                 continue
             if builtin is None:
                 known = ", ".join(repr(n) for n in defined) or "none"

@@ -61,15 +61,18 @@ class StoppingRules:
 @dataclass(frozen=True)
 class StopReason:
     """Why a run stopped: a stable ``code`` to branch on (one of ``CODES``, named after the request
-    field that caused it) and a ``message`` for people, with the numbers."""
+    field that caused it) and a ``message`` for people, with the numbers. ``failed`` marks a run that
+    ends without one successful training job, whichever rule ended it (``byohpo.tuning.conclude``)."""
 
     code: str
     message: str
+    failed: bool = False
 
     @property
     def run_status(self) -> str:
-        """The run's final status: ``Failed`` when training jobs kept failing, else ``Completed``."""
-        return "Failed" if self.code == MAX_FAILED else "Completed"
+        """The run's final status: ``Failed`` when training jobs kept failing or none succeeded, else
+        ``Completed``."""
+        return "Failed" if self.failed or self.code == MAX_FAILED else "Completed"
 
     @classmethod
     def exhausted(cls, exc: SearchExhausted) -> StopReason:
@@ -96,11 +99,16 @@ def check_stopping(rules: StoppingRules, objectives: Sequence[Objective], trials
 
     1. ``TargetObjectiveMetricValue``: the best value of the first objective is ``>=`` the target
        (Maximize) or ``<=`` it (Minimize).
-    2. ``MaxFailedTrainingJobs``: that many trials *failed*: status Failed, or Completed without a
-       finite value of every objective (SageMaker's ``ObjectiveStatus: Failed``; a metric regex that
-       never matches lands here). Stopped trials were stopped on purpose and do not count. A limit of 0
-       acts as 1. When the rule is not set: stop once ``min(5, MaxNumberOfTrainingJobs)`` trials failed
-       and none has succeeded, because the script is broken and every further job is wasted.
+    2. ``MaxFailedTrainingJobs``: that many trials *failed*: status Failed, or ended (Completed or
+       Stopped) without a finite value of every objective, SageMaker's ``ObjectiveStatus: Failed``
+       ("the training job failed or did not emit an objective metric", API ObjectiveStatusCounters):
+       a metric regex that never matches lands here, and so does a job stopped at its
+       ``StoppingCondition.MaxRuntimeInSeconds`` before it printed a value. A stopped trial that keeps a
+       value (early stopping) did not fail. A limit of 0 acts as 1. When the rule is not set: stop once
+       the first ``min(5, MaxNumberOfTrainingJobs)`` trials all ended without success (one succeeds
+       when it is Completed with a finite value of every objective), whether they failed, were stopped
+       at their time limit or printed no value: the script, its metric regex or its time limit is
+       wrong, and every further job is wasted.
     3. ``MaxNumberOfTrainingJobs``: that many trials finished, whatever their status.
     4. ``MaxRuntimeInSeconds``: ``elapsed_seconds >= MaxRuntimeInSeconds``.
     5. ``BestObjectiveNotImproving``: the last N finished training jobs did not improve the first
@@ -161,26 +169,54 @@ def _target(rules, objectives, objective, trials, elapsed) -> StopReason | None:
                               f"{best[1]}) reached the target {op} {_fmt(rules.target_value)}")
 
 
+def _has_values(objectives: Sequence[Objective], trial: Trial) -> bool:
+    """Does the trial have a finite value of every objective, whatever its status?"""
+    values = trial.values or {}
+    return all(isinstance(values.get(o.metric), int | float) and math.isfinite(values[o.metric])
+               for o in objectives)
+
+
 def _failed(objectives: Sequence[Objective], trial: Trial) -> bool:
-    if trial.status == "Failed":
-        return True
-    return trial.status == "Completed" and any(o.score(trial) is None for o in objectives)
+    return trial.status == "Failed" or not _has_values(objectives, trial)
+
+
+def succeeded(objectives: Sequence[Objective], trial: Trial) -> bool:
+    """Did the training job succeed: Completed, with a finite value of every objective?"""
+    return trial.status == "Completed" and _has_values(objectives, trial)
 
 
 def _failures(rules, objectives, objective, trials, elapsed) -> StopReason | None:
-    failed = [t for t in trials if _failed(objectives, t)]
-    no_value = sum(t.status == "Completed" for t in failed)
-    detail = f" ({no_value} completed without a value of {_metrics(objectives)})" if no_value else ""
     if rules.max_failed_jobs is not None:
+        failed = [t for t in trials if _failed(objectives, t)]
         if len(failed) < max(1, rules.max_failed_jobs):
             return None
-        return StopReason(MAX_FAILED, f"{len(failed)} training jobs failed{detail}, the limit is "
+        how = _breakdown(objectives, failed)
+        detail = "" if how == f"{len(failed)} failed" else f" ({how})"
+        return StopReason(MAX_FAILED, f"{_jobs(len(failed))} failed{detail}, the limit is "
                                       f"MaxFailedTrainingJobs={rules.max_failed_jobs}")
-    succeeded = any(t.status == "Completed" and not _failed(objectives, t) for t in trials)
-    if succeeded or len(failed) < max(1, min(DEFAULT_FAILURES_BEFORE_SUCCESS, rules.max_jobs)):
+    if any(succeeded(objectives, t) for t in trials) or \
+            len(trials) < max(1, min(DEFAULT_FAILURES_BEFORE_SUCCESS, rules.max_jobs)):
         return None
-    return StopReason(MAX_FAILED, f"all {len(failed)} training jobs so far failed{detail} and none "
-                                  "succeeded: is the training script or its metric regex broken?")
+    first = "the only training job" if len(trials) == 1 else f"all {len(trials)} training jobs so far"
+    return StopReason(MAX_FAILED, f"none succeeded: {first} ended without a value of "
+                                  f"{_metrics(objectives)} ({_breakdown(objectives, trials)})")
+
+
+def _breakdown(objectives: Sequence[Objective], trials: Sequence[Trial]) -> str:
+    """``3 failed, 2 stopped, 1 completed without a value``: how the trials ended."""
+    counts = {"failed": 0, "stopped": 0, "completed without a value": 0}
+    for t in trials:
+        if t.status == "Failed":
+            counts["failed"] += 1
+        elif t.status == "Stopped":
+            counts["stopped"] += 1
+        elif not _has_values(objectives, t):
+            counts["completed without a value"] += 1
+    return ", ".join(f"{n} {what}" for what, n in counts.items() if n)
+
+
+def _jobs(n: int) -> str:
+    return f"{n} training job{'s' * (n != 1)}"
 
 
 def _metrics(objectives: Sequence[Objective]) -> str:
@@ -190,8 +226,15 @@ def _metrics(objectives: Sequence[Objective]) -> str:
 def _max_jobs(rules, objectives, objective, trials, elapsed) -> StopReason | None:
     if len(trials) < rules.max_jobs:
         return None
-    return StopReason(MAX_JOBS, f"{len(trials)} training jobs finished, the limit is "
+    return StopReason(MAX_JOBS, f"{_jobs(len(trials))} finished, the limit is "
                                 f"MaxNumberOfTrainingJobs={rules.max_jobs}")
+
+
+def out_of_time(rules: StoppingRules, elapsed_seconds: float | None) -> StopReason | None:
+    """The ``MaxRuntimeInSeconds`` rule alone: the reason when the run's time is up, else None. A
+    driver that stopped trials because the run's time was up ends the run with this, since those
+    trials, stopped without a value, say nothing about the training script."""
+    return _runtime(rules, (), None, (), elapsed_seconds)
 
 
 def _runtime(rules, objectives, objective, trials, elapsed) -> StopReason | None:
@@ -218,8 +261,8 @@ def _not_improving(rules, objectives, objective, trials, elapsed) -> StopReason 
     best = _best(objective, trials)
     assert best is not None
     return StopReason(NOT_IMPROVING, f"best {objective.metric} {_fmt(_oriented(objective, best[0]))} did "
-                                     f"not improve by {NOT_IMPROVING_TOLERANCE:.0%} in the last {since} "
-                                     f"training jobs (MaxNumberOfTrainingJobsNotImproving={limit})")
+                                     f"not improve by {NOT_IMPROVING_TOLERANCE:.0%} in the last "
+                                     f"{_jobs(since)} (MaxNumberOfTrainingJobsNotImproving={limit})")
 
 
 def _convergence(rules, objectives, objective, trials, elapsed) -> StopReason | None:

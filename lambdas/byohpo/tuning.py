@@ -7,7 +7,9 @@ Propose and Evaluate Lambdas across invocations — takes the same step from the
 * :func:`decide` — should the run stop now, and why (the stopping rules);
 * :func:`next_generation` — the next generation's trial records (ask the strategy, check what it
   proposed, cut to the budget, name the training jobs), or the reason there is none;
-* :func:`open_run` — create the run, or adopt an existing one made from a compatible request.
+* :func:`open_run` — create the run, or adopt an existing one made from a compatible request;
+* :func:`conclude` — the status and reason a run ends with: Failed, with the likely cause, when no
+  training job succeeded, whichever rule ended it.
 
 Drivers add only what differs between them: how trials are run and how time is read.
 """
@@ -20,8 +22,9 @@ from datetime import datetime
 from typing import Any
 
 from byohpo.errors import FieldError, SearchExhausted, ValidationError
+from byohpo.reasons import headline
 from byohpo.request import CONFIG, TuningRequest, parse_request
-from byohpo.stopping import StopReason, check_stopping, remaining_budget
+from byohpo.stopping import MAX_FAILED, StopReason, check_stopping, remaining_budget, succeeded
 from byohpo.store.base import RunExistsError, RunNotFoundError, Store
 from byohpo.store.records import RunRecord, TrialRecord
 from byohpo.strategies.base import to_snake
@@ -81,7 +84,8 @@ def next_generation(request: TuningRequest, run: RunRecord,
     budget = remaining_budget(request.stopping, trials)
     if budget <= 0:
         return StopReason("MaxNumberOfTrainingJobs",
-                          f"all {request.stopping.max_jobs} training jobs of the budget were started")
+                          f"every training job of the budget (MaxNumberOfTrainingJobs="
+                          f"{request.stopping.max_jobs}) was started")
     strategy = request.build_strategy()
     try:
         candidates = strategy.propose(history(trials), request.max_parallel)
@@ -108,6 +112,68 @@ def next_generation(request: TuningRequest, run: RunRecord,
             hyperparameters=request.space.to_hyperparameters(candidate.params),
             job_name=training_job_name(run.name, generation, index)))
     return records
+
+
+def conclude(request: TuningRequest, trials: Sequence[TrialRecord], stop: StopReason) -> StopReason:
+    """The reason a run ends with: ``stop``, unless no training job succeeded (Completed with a value
+    of every objective). Then the run did not complete whichever rule ended it (a budget used up by
+    jobs that all timed out is no success), so it is Failed, and the message says what the trials
+    point to: their time limit, an error in the training script, or a metric regex that never
+    matched. Both drivers call this just before ``Store.finish_run``."""
+    finished = [t for t in trials if t.finished]
+    if any(succeeded(request.objectives, t.to_trial()) for t in finished):
+        return stop
+    said = stop.code == MAX_FAILED and request.stopping.max_failed_jobs is None  # "none succeeded: ..."
+    lead = "" if said else "; no training job succeeded"
+    return StopReason(stop.code, f"{stop.message}{lead}. Likely cause: {_likely_cause(request, finished)}",
+                      failed=True)
+
+
+_METRIC_REASONS = ("no value for metric ", "the last value of metric ", "metric ")
+
+
+def _likely_cause(request: TuningRequest, finished: Sequence[TrialRecord]) -> str:
+    """What the unsuccessful trials point to, most frequent first."""
+    if not finished:
+        return "no training job ran to its end"
+    limit = (request.training.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+    groups: dict[str, list[TrialRecord]] = {"time": [], "metric": [], "script": [], "ended": []}
+    for t in finished:
+        reason = t.failure_reason or ""
+        if t.status == "Stopped":
+            # Locally "MaxRuntimeExceeded: ..."; on SageMaker such a job is Stopped with SecondaryStatus
+            # MaxRuntimeExceeded and no FailureReason (API SecondaryStatusTransition), and a Stopped
+            # trial otherwise comes from a stop of the whole run, which happens after this.
+            timed_out = not reason or reason.startswith("MaxRuntimeExceeded")
+            groups["time" if timed_out else "ended"].append(t)
+        elif t.status == "Completed" or reason.startswith(_METRIC_REASONS):
+            groups["metric"].append(t)
+        else:
+            groups["script"].append(t)
+    metrics = dict(request.metric_definitions)
+    missing = [o.metric for o in request.objectives]
+    regexes = " and ".join(f"`{metrics[m]}`" for m in missing if m in metrics)
+    total = len(finished)
+    their = "their" if total > 1 else "its"
+    texts = {
+        "time": f"hit {their} time limit (StoppingCondition.MaxRuntimeInSeconds = {limit} s): raise it, "
+                "or make a training job shorter" if limit else "stopped before printing a value",
+        "metric": f"printed no value of {' and '.join(missing)} that MetricDefinitions' Regex {regexes} "
+                  "matched: compare the Regex with the training log" if regexes else
+                  f"printed no value of {' and '.join(missing)}",
+        "script": "failed in the training script, the first with: "
+                  + headline(next((t.failure_reason for t in groups["script"] if t.failure_reason),
+                                  "no reason given")),
+        "ended": "stopped, or never started, because the run ended",
+    }
+    ranked = sorted((kind for kind in groups if groups[kind]), key=lambda kind: -len(groups[kind]))
+
+    def subject(n: int) -> str:
+        if total == 1:
+            return "the training job"
+        return f"all {n}" if n == total else f"{n} of {total}"
+
+    return "; ".join(f"{subject(len(groups[k]))} {texts[k]}" for k in ranked)
 
 
 def open_run(store: Store, request: TuningRequest) -> tuple[RunRecord, bool]:

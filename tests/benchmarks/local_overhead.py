@@ -103,11 +103,17 @@ def through_engine(work: Path, entry: Path, trials: int,
 
 
 def directly(entry: Path, args: list[list[str]], parallel: int) -> tuple[float, float]:
-    """Wall and CPU seconds to run the script once per argument list, ``parallel`` at a time."""
+    """Wall and CPU seconds to run the script once per argument list, ``parallel`` at a time. Each run
+    gets an ``SM_MODEL_DIR`` of its own, as the engine's trials do, so that a script that saves its
+    model (the digits example) does the same work both ways."""
     def one(argv: list[str]) -> None:
-        out = subprocess.run([sys.executable, entry.name, *argv], cwd=entry.parent, capture_output=True,
-                             text=True, check=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        assert "Validation-accuracy=" in out.stdout
+        with tempfile.TemporaryDirectory(prefix="byohpo-bench-model-") as model_dir:
+            out = subprocess.run([sys.executable, entry.name, *argv], cwd=entry.parent, capture_output=True,
+                                 text=True, check=True,
+                                 env={**os.environ, "PYTHONUNBUFFERED": "1", "SM_MODEL_DIR": model_dir})
+            assert "Validation-accuracy=" in out.stdout
+            if entry == DIGITS:
+                assert (Path(model_dir) / "model.joblib").is_file()
 
     started, cpu = time.perf_counter(), _children_cpu()
     with ThreadPoolExecutor(parallel) as pool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from byohpo.local import DEFAULT_HOME, STORE_ENV, default_store_path
-from byohpo.store import RunNotFoundError, RunRecord, SQLiteStore, Store
+from byohpo.store import RunNotFoundError, RunRecord, SQLiteStore, Store, StoreFileError
 
 DEFAULT_STORE = DEFAULT_HOME / "byohpo.sqlite"
 _LISTED = 20  # known run names listed in an error message
@@ -54,10 +53,12 @@ def existing_store(path: Path) -> Iterator[Store | None]:
         raise CommandError(f"{path} is a directory, not a store file")
     try:
         store = SQLiteStore(path)
-    except (sqlite3.DatabaseError, RuntimeError) as exc:  # not SQLite; or a newer schema
-        raise CommandError(f"cannot read the store {path}: {exc}") from exc
+    except StoreFileError as exc:  # not SQLite, damaged, locked, a newer schema
+        raise CommandError(f"cannot read the store {exc}") from exc
     try:
         yield store
+    except StoreFileError as exc:  # a file that opened but cannot be read through (truncated, locked)
+        raise CommandError(f"cannot read the store {exc}") from exc
     finally:
         store.close()
 

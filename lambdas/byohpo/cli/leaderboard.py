@@ -17,7 +17,8 @@ from byohpo.cli._common import (
     store_path,
 )
 from byohpo.leaderboard import FORMATS, Leaderboard, request_info
-from byohpo.store import Store
+from byohpo.local.state import stored_run_state
+from byohpo.store import SQLiteStore, Store
 
 
 def positive_int(text: str) -> int:
@@ -35,7 +36,9 @@ def register(subparsers: Any) -> None:
         "leaderboard", help="a run's trials, best first",
         description="Show a run's trials ranked best first: hyperparameters, objective values, status, "
                     "duration and failure reason of each. With several objectives the Pareto front "
-                    "comes first (marked *). Unranked trials (failed, stopped, pending) come last.")
+                    "comes first (marked *). Unranked trials (failed, stopped, pending) come last. The "
+                    "table shows the line of each failure reason that says what went wrong (for a "
+                    "Python traceback, its last line); --format csv or json gives the whole reason.")
     parser.add_argument("name", metavar="NAME", help="the run (its HyperParameterTuningJobName)")
     parser.add_argument("--format", choices=FORMATS, default="table",
                         help="table for people (default), csv or json for programs")
@@ -74,9 +77,14 @@ def print_leaderboard(store: Store, name: str, *, top: int | None = None, fmt: s
     elif fmt == "table":
         objectives = ", ".join(f"{o.direction.lower()} {o.metric}" for o in info.objectives) or "unknown"
         count = f"{len(shown)} of {len(board)}" if len(shown) < len(board) else f"{len(board)}"
-        print(f"{record.name}: {info.strategy or 'unknown strategy'}, {record.status}, "
+        # Locally, say whether an unfinished run is going on or was interrupted (and how to resume it).
+        state = stored_run_state(store, record) if isinstance(store, SQLiteStore) else None
+        status = state.status if state else record.status
+        print(f"{record.name}: {info.strategy or 'unknown strategy'}, {status}, "
               f"{count} trial{'s' * (len(board) != 1)}, objective{'s' * (len(info.objectives) > 1)}: "
               f"{objectives}")
+        if state is not None and not record.finished:
+            print(f"  {state.note}")
         print(shown.to_table() if board.rows else "no trials yet")
     else:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")

@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"run {args.name!r}: its request names no objective to plot")
         if not trials:
             raise CommandError(f"nothing to plot yet: run {args.name!r} has no trials")
-        title = f"{record.name}: {info.strategy or 'unknown strategy'}, {len(trials)} trials, {record.status}"
+        count = f"{len(trials)} trial{'s' * (len(trials) != 1)}"
+        title = f"{record.name}: {info.strategy or 'unknown strategy'}, {count}, {record.status}"
         written = plot_run(trials, info.objectives, output, title=title)
     except CommandError as exc:
         return fail("plot", exc)

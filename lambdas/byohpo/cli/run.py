@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from byohpo.local.engine import LocalEngine, RunInterrupted
 from byohpo.local.progress import ConsoleReporter
 from byohpo.request import check_local, load_request
 from byohpo.store.base import RunClaimedError, RunNotFoundError
-from byohpo.store.sqlite import SQLiteStore
+from byohpo.store.sqlite import SQLiteStore, StoreFileError
 from byohpo.tuning import InvalidProposalError, RunMismatchError
 
 
@@ -41,17 +42,30 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     store_path = _common.store_path(args.store)
+    runs_dir = args.runs_dir or store_path.parent
     # Everything is checked before the store file or any trial folder exists.
     try:
         request = load_request(args.request)
-        check_local(request, args.base_dir)
+        check_local(request, args.base_dir, request_path=args.request)
     except ValidationError as exc:
         return report_invalid("run", args.request, exc)
+    problem = _unwritable(store_path, "the store") or _unwritable(runs_dir, "the runs folder", folder=True)
+    if problem:
+        print(f"byohpo run: {problem}", file=sys.stderr)
+        return 2
+    try:
+        store = SQLiteStore(store_path)
+    except StoreFileError as exc:  # not a database, damaged, locked, newer: nothing was written
+        print(f"byohpo run: cannot use the store {exc}", file=sys.stderr)
+        return 2
     reporter = None if args.quiet else ConsoleReporter()
-    with SQLiteStore(store_path) as store:
+    resume = _resume_command(args)
+    with store:
         try:
             engine = LocalEngine(request, store=store, reporter=reporter, base_dir=args.base_dir,
-                                 runs_dir=args.runs_dir or store_path.parent)
+                                 runs_dir=runs_dir,
+                                 on_claim=lambda claimed: store.set_command(
+                                     claimed.name, shlex.split(resume), os.getcwd()))
             finished = engine.run()
         except RunMismatchError as exc:  # an existing run made from an incompatible request
             print(f"{args.request}: cannot resume run {request.name!r} of {store_path} with this request",
@@ -68,17 +82,44 @@ def run(args: argparse.Namespace) -> int:
                   f"({exc.holder}, pid@host); nothing was changed. Wait for it to end, or stop it "
                   "(Ctrl-C in its terminal) and run this again to resume.", file=sys.stderr)
             return 1
+        except StoreFileError as exc:  # the store failed mid-run (locked past the timeout, disk full)
+            print(f"\nbyohpo run: the store failed: {exc}\nthe training jobs that finished before are "
+                  f"kept; once the store works again, resume with: {resume}", file=sys.stderr)
+            return 1
         except (RunInterrupted, KeyboardInterrupt):
             try:
                 done = sum(t.finished for t in store.get_trials(request.name))
-            except RunNotFoundError:  # interrupted before the run was written
+            except (RunNotFoundError, StoreFileError):  # interrupted before the run was written
                 done = 0
-            print(f"\ninterrupted: {done} finished training job(s) of run {request.name} are kept in "
-                  f"{store_path}.\nresume with: {_resume_command(args)}", file=sys.stderr)
+            jobs = f"{done} finished training job{'s' * (done != 1)}"
+            print(f"\ninterrupted: {jobs} of run {request.name} {'is' if done == 1 else 'are'} kept in "
+                  f"{store_path}.\nresume with: {resume}", file=sys.stderr)
             return 130
         if args.top:
             print_leaderboard(store, finished.name, top=args.top)
     return 0 if finished.status == "Completed" else 1
+
+
+def _unwritable(path: Path, what: str, *, folder: bool = False) -> str | None:
+    """Why ``path`` (a file, or a folder with ``folder``) cannot be created or written, or None."""
+    if path.exists():
+        if folder and not path.is_dir():
+            return f"{what} {path} is not a folder"
+        if not folder and path.is_dir():
+            return f"{what} {path} is a folder, not a store file"
+        # SQLite writes its -wal and -shm files beside the store: its folder must be writable too.
+        for target in ([path] if folder else [path, path.parent]):
+            if not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
+                return f"{what} {path} cannot be written: {target} is read-only for this user"
+        return None
+    parent = path.parent if not folder else path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{what} {path} cannot be created: {parent} is not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{what} {path} cannot be created: {parent} is read-only for this user"
+    return None
 
 
 def _resume_command(args: argparse.Namespace) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from byohpo import standins
 from byohpo.aws.training import check_training
+from byohpo.cli._common import piped
 from byohpo.errors import ValidationError
 from byohpo.request import TuningRequest, check_local, load_request
 from byohpo.space import Categorical, Continuous, format_value
@@ -22,7 +23,9 @@ def register(subparsers: Any) -> None:
                     "byohpo strategy). Exit status 0 when valid, 2 with one line per problem when not.")
     parser.add_argument("request", metavar="REQUEST.json", help="the tuning request file")
     parser.add_argument("--local", action="store_true",
-                        help="also check that TrainingJobDefinition.Local.EntryPoint exists, to run locally")
+                        help="require TrainingJobDefinition.Local, to run locally; a request that has it is "
+                             "always checked as `byohpo run` checks it (the entry point exists and can "
+                             "start)")
     parser.add_argument("--base-dir", metavar="DIR", default=".",
                         help="where a relative Local.EntryPoint is found (default: the current directory)")
     parser.set_defaults(func=run)
@@ -31,12 +34,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         request = load_request(args.request)
-        if args.local:
-            check_local(request, Path(args.base_dir))
+        if args.local or request.training.get("Local") is not None:
+            check_local(request, Path(args.base_dir), request_path=args.request)
     except ValidationError as exc:
         return report_invalid("validate", args.request, exc)
-    print(f"{args.request}: valid")
-    print("\n".join(summary(request) + algorithm_summary(request) + aws_summary(request)))
+    with piped():  # `byohpo validate x.json | head` is no error
+        print(f"{args.request}: valid")
+        print("\n".join(summary(request) + algorithm_summary(request) + aws_summary(request)))
     return 0
 
 
@@ -77,7 +81,8 @@ def summary(request: TuningRequest) -> list[str]:
         lines.append(f"    {name:<{width}}  static {value}")
     stopping = request.stopping
     runtime = f", at most {stopping.max_runtime_seconds} s" if stopping.max_runtime_seconds else ""
-    lines.append(f"  budget      {stopping.max_jobs} training jobs, {request.max_parallel} in parallel"
+    lines.append(f"  budget      {stopping.max_jobs} training job{'s' * (stopping.max_jobs != 1)}, "
+                 f"{request.max_parallel} in parallel"
                  f"{runtime}")
     rules = []
     if stopping.target_value is not None:

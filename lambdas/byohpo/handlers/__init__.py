@@ -91,7 +91,9 @@ Finalize
          Catch on Propose or Evaluate (the run then ends ``Failed``, its reason the error).
     out: ``{"run": name, "status": str, "reason": str, "stop_code": str, "leaderboard": "s3://...csv",
          "summary": "s3://...json", "best": {...} | null}``. Ends the run (once: a finished run keeps
-         its status; after an ``error`` its stop_code is ``Error``), marks trials left unfinished
+         its status; after an ``error`` its stop_code is ``Error``; after a ``stop`` in which no
+         training job succeeded it is ``Failed``, its reason naming the likely cause, as
+         ``byohpo.tuning.conclude`` says), marks trials left unfinished
          ``Stopped``, frees it, and writes the leaderboard CSV
          and the summary JSON to ``s3://BYOHPO_BUCKET/BYOHPO_RESULTS_PREFIX<run>/``. Retries rewrite the
          same objects.
@@ -254,8 +256,8 @@ class EventCosts:
 
 
 def generation_events(succeeded: int, failed: int, costs: EventCosts | None = None) -> int:
-    """History events a generation of the loop uses (by default DESIGN.md's estimate: about 16 + 8 per
-    succeeded job + 10 per failed job)."""
+    """History events a generation of the loop uses (by default :class:`EventCosts`' figures: about
+    16 + 8 per succeeded job + 10 per failed job)."""
     return (costs or EventCosts()).generation_events(succeeded, failed)
 
 

@@ -12,10 +12,11 @@ from byohpo import aws
 from byohpo.aws import training
 from byohpo.aws.results import write_results
 from byohpo.errors import ValidationError
-from byohpo.handlers import RunContext, owned_run
+from byohpo.handlers import RunContext, owned_run, run_request
 from byohpo.stopping import StopReason
 from byohpo.store.base import Store
 from byohpo.store.records import utc_now
+from byohpo.tuning import conclude
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ def finalize(event: Mapping[str, Any], *, store: Store, clients: aws.Clients, bu
     run = owned_run(store, ctx)
     if not run.finished:
         status, reason, code = _ending(event)
+        if isinstance(event.get("stop"), Mapping):  # no training job succeeded: Failed, with the cause
+            stop = conclude(run_request(run), store.get_trials(run.name), StopReason(code, reason))
+            status, reason = stop.run_status, stop.message
         for trial in store.get_trials(run.name):
             if trial.finished:
                 continue

@@ -17,17 +17,23 @@ are JSON-decoded where they parse (``"100"`` -> 100, ``"true"`` -> True, ``"relu
 names starting with ``sagemaker_`` are framework parameters kept out of the arguments, arguments come
 sorted by name with ``str()`` of the decoded value, and ``SM_HPS`` is the JSON of the decoded values.
 
-The process gets its own session, so its whole process group can be signalled: a stop (the run's
-``MaxRuntimeInSeconds`` or :meth:`LocalTrainingJob.stop`) sends SIGTERM to the group, then SIGKILL
-after a grace period, as SageMaker's StopTrainingJob does with its 120 s. When the entry point exits,
-processes it left behind in its group are killed, as a container's end would.
+The trial runs in a process tree the runner owns. Its root is a tiny supervisor, started in a session
+of its own, that starts the entry point. On Linux the supervisor is a child subreaper
+(``prctl(PR_SET_CHILD_SUBREAPER)``): whatever the entry point starts stays below it, also a daemon that
+double-forks or a helper that calls ``setsid`` and so leaves the process group, and the supervisor
+finds them all by walking ``/proc``. A stop (the run's ``MaxRuntimeInSeconds`` or
+:meth:`LocalTrainingJob.stop`) sends SIGTERM to every process of the trial, then SIGKILL after a grace
+period, as SageMaker's StopTrainingJob does with its 120 s. When the entry point exits, whatever it
+left running is killed, as a container's end would; :meth:`LocalTrainingJob.run` returns once nothing
+of the trial runs any more.
 
-A SIGKILLed engine cannot clean up, so the entry point is started under a tiny supervisor that polls
-its parent's pid and, once orphaned, signals the group the same way (within about half a second).
-``PR_SET_PDEATHSIG`` was not used: it fires when the *thread* that started the child exits, which
-would kill trials started from a short-lived worker thread, and it reaches the direct child only.
-POSIX only (process groups); tested on Linux, where ``/proc`` also lets ``run`` wait until no process
-of the trial is left running.
+A SIGKILLed engine cannot clean up, so the supervisor polls its parent's pid and, once orphaned, stops
+the trial the same way (within about half a second, plus the grace period). ``PR_SET_PDEATHSIG`` was
+not used: it fires when the *thread* that started the child exits, which would kill trials started from
+a short-lived worker thread, and it reaches the direct child only.
+
+POSIX only. The subreaper and ``/proc`` are Linux-only: elsewhere (macOS, the BSDs) the trial is
+tracked by its process group, which a process calling ``setsid`` leaves and so survives its trial.
 """
 
 from __future__ import annotations
@@ -57,33 +63,147 @@ _FAILURE_REASON_MAX = 1024  # botocore: DescribeTrainingJob FailureReason
 _TAIL_LINES = 20
 _DRAIN_SECONDS = 2.0  # after the entry point exits, how long an escaped process may hold the pipe
 _TICK = 0.1
+_SUPERVISOR_MARGIN = 2.0  # how long the supervisor may take to kill its tree before the group is killed
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")  # botocore: Channel.ChannelName
 
-# Runs as the process-group leader: starts the entry point, mirrors its exit status, and stops the
-# group if the engine dies (its parent pid changes). SIGTERM/SIGINT get a no-op handler rather than
-# SIG_IGN, because an ignored disposition would be inherited by the entry point across exec.
+# Runs as the process-group leader and, on Linux, as a child subreaper (prctl PR_SET_CHILD_SUBREAPER):
+# a process the entry point starts stays below it even after its parent exits or it calls setsid, so
+# walking /proc from here finds every process of the trial. It starts the entry point, reaps whatever
+# ends below it, kills what is left when the entry point exits, and mirrors its exit status.
+# SIGTERM (the engine's stop, sent to the group) is passed on to the processes outside the group, then
+# everything is SIGKILLed after the grace period; SIGUSR1 kills everything at once; an engine that dies
+# (the parent pid changes) is a SIGTERM. Without a subreaper (not Linux) it falls back to its process
+# group, which processes that call setsid leave.
+# One thread, woken by signals through a wakeup pipe (SIGCHLD included) or every half second to look at
+# its parent; os.posix_spawnp rather than subprocess, whose import alone took longer than a trivial
+# training script. Signal handlers, not SIG_IGN, because an ignored disposition would be inherited by
+# the entry point across exec.
 _SUPERVISOR = r"""
-import os, signal, subprocess, sys, threading, time
+import os, select, signal, sys, time
 parent, grace, cmd = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
-for s in (signal.SIGTERM, signal.SIGINT):
-    signal.signal(s, lambda *_: None)
-def orphaned():
-    return os.getppid() != parent
-def watch():
-    while not orphaned():
-        time.sleep(0.5)
-    os.killpg(0, signal.SIGTERM)
-    time.sleep(grace)
-    os.killpg(0, signal.SIGKILL)
-threading.Thread(target=watch, daemon=True).start()
+me = os.getpid()
+subreaper = False
+if sys.platform.startswith("linux"):
+    try:
+        import ctypes
+        subreaper = ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        pass
+asked = {"stop": False, "urgent": False}
+def on_term(*_):
+    asked["stop"] = True
+def on_usr1(*_):
+    asked["stop"] = asked["urgent"] = True
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_r, False)
+os.set_blocking(wake_w, False)
+signal.signal(signal.SIGTERM, on_term)
+signal.signal(signal.SIGINT, lambda *_: None)
+signal.signal(signal.SIGUSR1, on_usr1)
+signal.signal(signal.SIGCHLD, lambda *_: None)
+signal.set_wakeup_fd(wake_w)
+
+def below():
+    children = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/" + name + "/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] not in (b"Z", b"X"):
+                children.setdefault(int(fields[1]), []).append(int(name))
+    found, todo = [], [me]
+    while todo:
+        for pid in children.get(todo.pop(), ()):
+            found.append(pid)
+            todo.append(pid)
+    return found
+
+def send(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+def terminate(outside_group_only):
+    if not subreaper:
+        if not outside_group_only:
+            os.killpg(0, signal.SIGTERM)
+        return
+    for pid in below():
+        try:
+            if outside_group_only and os.getpgid(pid) == me:
+                continue
+        except ProcessLookupError:
+            continue
+        send(pid, signal.SIGTERM)
+
+def kill_all():
+    end = time.monotonic() + 5.0
+    while subreaper and time.monotonic() < end:
+        pids = below()
+        if not pids:
+            return
+        for pid in pids:
+            send(pid, signal.SIGKILL)
+        time.sleep(0.005)
+
+def reap():
+    # Collects what has ended below; the entry point's exit code, or None. True once nothing is left.
+    code = None
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return code, True
+        if pid == 0:
+            return code, False
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+
 try:
-    child = subprocess.Popen(cmd)
+    child = os.posix_spawnp(cmd[0], cmd, os.environ)
 except OSError as exc:
     print(f"byohpo: cannot start {cmd[0]!r}: {exc}", file=sys.stderr, flush=True)
     sys.exit(127)
-rc = child.wait()
-if orphaned():
-    os.killpg(0, signal.SIGKILL)
+rc = None
+orphaned = False
+kill_at = None
+look_at = time.monotonic() + 0.5
+while True:
+    code, gone = reap()
+    rc = code if code is not None else rc
+    if rc is not None:
+        break
+    now = time.monotonic()
+    if not orphaned and now >= look_at:
+        look_at = now + 0.5
+        if os.getppid() != parent:
+            orphaned = asked["stop"] = True
+    if asked["stop"] and kill_at is None:
+        kill_at = now + grace
+        if not asked["urgent"]:
+            terminate(outside_group_only=not orphaned)
+    if asked["urgent"]:
+        kill_at = now
+    if kill_at is not None and now >= kill_at:
+        kill_all()
+        if orphaned and not subreaper:
+            os.killpg(0, signal.SIGKILL)
+        kill_at = now + 0.2
+    wait = min(look_at, kill_at if kill_at is not None else look_at) - now
+    select.select([wake_r], [], [], max(0.0, wait))
+    try:
+        os.read(wake_r, 512)
+    except BlockingIOError:
+        pass
+# The entry point has ended: whatever it left running goes with it.
+code, gone = reap()
+if not gone:
+    kill_all()
+    reap()
 if rc < 0:
     import resource
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -145,6 +265,11 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
 
 
 def _killpg(pgid: int, sig: int) -> None:
@@ -365,7 +490,12 @@ class LocalTrainingJob:
             try:
                 stopped = self._supervise(proc, log, tail, started)
             finally:
-                # Normal end: the group is gone already. Exception (a callback, Ctrl-C): no orphans.
+                # Normal end: the tree is gone already. Exception (a callback, Ctrl-C): the supervisor
+                # kills the whole tree at once; the group is killed too, should it not answer.
+                if not _has_exited(proc):
+                    _signal(proc.pid, signal.SIGUSR1)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(_SUPERVISOR_MARGIN)
                 _killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 _wait_group_gone(proc.pid)
@@ -417,7 +547,10 @@ class LocalTrainingJob:
                     if stopped is not None:
                         _killpg(proc.pid, signal.SIGTERM)
                         term_sent = now
-                elif not killed and term_sent is not None and now - term_sent >= self.kill_grace_seconds:
+                elif (not killed and term_sent is not None
+                      and now - term_sent >= self.kill_grace_seconds + _SUPERVISOR_MARGIN):
+                    # The supervisor kills its tree after the grace period; this is for a supervisor
+                    # that cannot (no subreaper) or does not answer.
                     _killpg(proc.pid, signal.SIGKILL)
                     killed = True
         self._parser.feed(decoder.decode(b"", final=True))

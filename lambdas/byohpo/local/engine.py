@@ -9,10 +9,8 @@ under a new attempt, and the strategy, replaying the same history, continues as 
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import socket
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -23,34 +21,23 @@ from typing import Any
 from byohpo.errors import ByohpoError
 from byohpo.jobs.local import LocalTrainingJob
 from byohpo.local.progress import Reporter
+from byohpo.local.state import holder_is_dead, local_owner
 from byohpo.request import TuningRequest, check_channels, check_local
-from byohpo.stopping import StopReason
-from byohpo.store.base import RunClaimedError, Store
+from byohpo.stopping import TARGET, StopReason, out_of_time
+from byohpo.store.base import RunClaimedError, Store, StoreError
 from byohpo.store.records import RunRecord, TrialRecord, utc_now
-from byohpo.tuning import decide, elapsed_seconds, next_generation, open_run, training_job_name
+from byohpo.tuning import (
+    conclude,
+    decide,
+    elapsed_seconds,
+    next_generation,
+    open_run,
+    training_job_name,
+)
 
 
 class RunInterrupted(ByohpoError):
     """The run was interrupted (Ctrl-C or SIGTERM); it resumes with the same ``byohpo run``."""
-
-
-def local_owner() -> str:
-    """Who holds a run driven from this process: ``pid@host``."""
-    return f"{os.getpid()}@{socket.gethostname()}"
-
-
-def _holder_is_dead(holder: str | None) -> bool:
-    """True when ``holder`` is a local engine on this host whose process no longer exists."""
-    pid, _, host = (holder or "").partition("@")
-    if not pid.isdigit() or host != socket.gethostname():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, owned by someone else
-        return False
-    return False
 
 
 class LocalEngine:
@@ -65,11 +52,14 @@ class LocalEngine:
         reporter: progress display; None shows nothing.
         kill_grace_seconds: time between SIGTERM and SIGKILL when a trial is stopped.
         now: the clock (tests pass their own).
+        on_claim: called with the run once this engine holds it, before any trial starts
+            (``byohpo run`` records there how to resume it).
     """
 
     def __init__(self, request: TuningRequest, *, store: Store, runs_dir: Path, base_dir: Path,
                  reporter: Reporter | None = None, kill_grace_seconds: float = 5.0,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_claim: Callable[[RunRecord], None] | None = None) -> None:
         self.request = request
         self.store = store
         self.runs_dir = Path(runs_dir)
@@ -79,11 +69,13 @@ class LocalEngine:
         self.kill_grace_seconds = kill_grace_seconds
         self.now = now
         self.owner = local_owner()
+        self.on_claim = on_claim
         # Set on Ctrl-C/SIGTERM: trials stopped then were not judged, and stay InProgress to rerun.
         self._interrupted = threading.Event()
         # Why every trial in flight is being stopped (the run's time is up, or an interrupt); once set,
         # no trial starts. Each job has its own stop, so that stopping one never cancels the others.
         self._halt: str | None = None
+        self._out_of_time = False  # the run's MaxRuntimeInSeconds stopped trials or kept them from starting
         self._jobs: dict[str, LocalTrainingJob] = {}
         self._lock = threading.Lock()
         stopping = request.training.get("StoppingCondition") or {}
@@ -101,15 +93,26 @@ class LocalEngine:
         run = self._claim(run)
         restore = self._trap_sigterm()
         try:
+            if self.on_claim is not None:
+                self.on_claim(run)
             return self._loop(run)
         except KeyboardInterrupt:
             raise RunInterrupted(f"run {run.name} interrupted") from None
         finally:
             restore()
             self.reporter.close()
-            run = self.store.get_run(run.name)
+            self._release(run.name)
+
+    def _release(self, name: str) -> None:
+        """Let go of an unfinished run, so that the next ``byohpo run`` needs no takeover. A store
+        that fails here (the error that ended the run, again) must not hide that first error: the
+        run then stays held by this process, and the next engine takes it over once it has exited."""
+        try:
+            run = self.store.get_run(name)
             if not run.finished and run.owner == self.owner:
-                self.store.release_run(run.name, self.owner)
+                self.store.release_run(name, self.owner)
+        except StoreError:
+            pass
 
     def _loop(self, run: RunRecord) -> RunRecord:
         name = run.name
@@ -118,7 +121,12 @@ class LocalEngine:
         while True:
             todo = [t for t in trials if not t.finished]
             if not todo:
-                stop = decide(self.request, trials, elapsed_seconds(run, self.now()))
+                elapsed = elapsed_seconds(run, self.now())
+                stop = decide(self.request, trials, elapsed)
+                if self._out_of_time and (stop is None or stop.code != TARGET):
+                    # The trials stopped for the run's time say nothing about the script: the run's
+                    # time is why it ends.
+                    stop = out_of_time(self.request.stopping, elapsed) or stop
                 if stop is None:
                     proposal = next_generation(self.request, run, trials)
                     if isinstance(proposal, StopReason):
@@ -126,8 +134,9 @@ class LocalEngine:
                     else:
                         todo = self.store.put_generation(name, run.version, proposal, run.version)
                         run = self.store.get_run(name)
-                        self.reporter.generation(run.version - 1, len(todo))
+                        self.reporter.generation(run.version - 1, todo)
                 if stop is not None:
+                    stop = conclude(self.request, self.store.get_trials(name), stop)
                     run = self.store.finish_run(name, stop.run_status, stop.message, stop.code)
                     self.reporter.finished(run, self.store.get_trials(name))
                     return run
@@ -147,7 +156,7 @@ class LocalEngine:
                     for future in done:
                         future.result()  # a bug in a worker surfaces here, not silently
                     if limit is not None and elapsed_seconds(run, self.now()) >= limit:
-                        self._halt_all(_out_of_time(limit))
+                        self._halt_all(_out_of_time(limit), out_of_time=True)
             except BaseException:
                 self._interrupted.set()  # Ctrl-C: stop every trial in flight, start no other
                 self._halt_all("the local engine was interrupted")
@@ -156,18 +165,22 @@ class LocalEngine:
     def _run_trial(self, run: RunRecord, trial: TrialRecord) -> None:
         limit = self.request.stopping.max_runtime_seconds
         if limit is not None and elapsed_seconds(run, self.now()) >= limit:
-            self._halt_all(_out_of_time(limit))
+            self._halt_all(_out_of_time(limit), out_of_time=True)
         # A trial found InProgress was in flight when an engine died: rerun it under a new job name.
         attempt = trial.attempt + (1 if trial.status == "InProgress" else 0)
         job_name = training_job_name(run.name, trial.generation, trial.index, attempt)
         trial_dir = self.runs_dir / run.name / trial.trial_id / f"attempt-{attempt}"
-        job = LocalTrainingJob(
-            self.entry_point, trial.hyperparameters, trial_dir,
-            channels=self.channels, input_data_config=self.request.local_input_data_config(),
-            metric_definitions=self.metric_definitions, max_runtime_seconds=self.trial_max_runtime,
-            env={"TRAINING_JOB_NAME": job_name},
-            required_metrics=[o.metric for o in self.request.objectives], job_name=job_name,
-            kill_grace_seconds=self.kill_grace_seconds)
+        try:
+            job = LocalTrainingJob(
+                self.entry_point, trial.hyperparameters, trial_dir,
+                channels=self.channels, input_data_config=self.request.local_input_data_config(),
+                metric_definitions=self.metric_definitions, max_runtime_seconds=self.trial_max_runtime,
+                env={"TRAINING_JOB_NAME": job_name},
+                required_metrics=[o.metric for o in self.request.objectives], job_name=job_name,
+                kill_grace_seconds=self.kill_grace_seconds)
+        except (OSError, ValueError, TypeError) as exc:  # the entry point went away since the start
+            self._cannot_start(run, trial, attempt, job_name, exc)
+            return
         # Registered before it starts, under the lock _halt_all takes: a halt either comes first and
         # the trial never starts, or sees the job and stops it.
         with self._lock:
@@ -188,7 +201,11 @@ class LocalEngine:
                 attempt=attempt, job_name=job_name, started_at=utc_now(), ended_at=None,
                 log_path=str(job.log_path))
             self.reporter.trial_started(trial)
-            result = job.run()
+            try:
+                result = job.run()
+            except OSError as exc:  # its folder or log cannot be written (disk full, permissions)
+                self._cannot_start(run, trial, attempt, job_name, exc)
+                return
         finally:
             with self._lock:
                 self._jobs.pop(trial.trial_id, None)
@@ -199,11 +216,22 @@ class LocalEngine:
             values=_finite(result.values) or None, failure_reason=result.failure_reason, ended_at=utc_now())
         self.reporter.trial_finished(trial)
 
-    def _halt_all(self, reason: str) -> None:
+    def _cannot_start(self, run: RunRecord, trial: TrialRecord, attempt: int, job_name: str,
+                      exc: Exception) -> None:
+        """Record a trial whose process could not be started as Failed, as SageMaker records a job it
+        could not start (``ClientError``), and let the run go on: the stopping rules decide."""
+        trial = self.store.update_trial(
+            run.name, trial.trial_id, expected_attempt=trial.attempt, status="Failed", attempt=attempt,
+            job_name=job_name, ended_at=utc_now(),
+            failure_reason=f"ClientError: the local engine could not start the training job: {exc}")
+        self.reporter.trial_finished(trial)
+
+    def _halt_all(self, reason: str, *, out_of_time: bool = False) -> None:
         """Stop every trial in flight with ``reason`` and start no other (the first reason stays)."""
         with self._lock:
             if self._halt is None:
                 self._halt = reason
+                self._out_of_time = out_of_time
             jobs = list(self._jobs.values())
         for job in jobs:
             job.stop(reason)
@@ -214,7 +242,7 @@ class LocalEngine:
             return self.store.claim_run(run.name, self.owner)
         except RunClaimedError:
             holder = self.store.get_run(run.name).owner
-            if _holder_is_dead(holder):  # an engine that was killed: take its run over
+            if holder_is_dead(holder):  # an engine that was killed: take its run over
                 return self.store.claim_run(run.name, self.owner, expected_owner=holder)
             raise
 

@@ -1,13 +1,24 @@
-"""What the local engine shows while it runs: a progress bar on a terminal, one line per event elsewhere
-(CI logs, pipes). The engine calls a :class:`Reporter`; the base class shows nothing."""
+"""What the local engine shows while it runs: a live bar on a terminal, one line per event elsewhere
+(CI logs, pipes, files). The engine calls a :class:`Reporter`; the base class shows nothing.
+
+Both show the same facts, so that a log says as much as a terminal: the generation, training jobs
+done out of the budget, the best value so far, how many run now, and the time left to spend the
+budget at the pace of this session (a stopping rule may end the run sooner; the run's own
+``MaxRuntimeInSeconds`` caps the estimate).
+"""
 
 from __future__ import annotations
 
+import math
+import shlex
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import IO, Any
 
+from byohpo.reasons import headline
 from byohpo.request import TuningRequest
 from byohpo.store.records import RunRecord, TrialRecord
 
@@ -16,7 +27,7 @@ class Reporter:
     """Progress events of a local run. Called from worker threads: implementations lock."""
 
     def start(self, run: RunRecord, request: TuningRequest, trials: Sequence[TrialRecord]) -> None: ...
-    def generation(self, generation: int, size: int) -> None: ...
+    def generation(self, generation: int, trials: Sequence[TrialRecord]) -> None: ...
     def trial_started(self, trial: TrialRecord) -> None: ...
     def trial_finished(self, trial: TrialRecord) -> None: ...
     def finished(self, run: RunRecord, trials: Sequence[TrialRecord]) -> None: ...
@@ -25,50 +36,114 @@ class Reporter:
         """The engine is done with the run, finished or interrupted: release the display."""
 
 
+def jobs(n: int) -> str:
+    """``1 training job``, ``2 training jobs``."""
+    return f"{n} training job{'s' * (n != 1)}"
+
+
+def format_params(params: Mapping[str, Any]) -> str:
+    """``learning_rate=0.04213 optimizer='adam w'``: floats to 4 significant digits, as the leaderboard
+    shows them, and values quoted where a shell would need it (spaces), so that each reads as one."""
+    out = []
+    for name, value in params.items():
+        if isinstance(value, float):
+            text = format(value, ".4g")
+        else:
+            text = shlex.quote(str(value)) if str(value) else "''"
+        out.append(f"{name}={text}")
+    return " ".join(out)
+
+
+def format_duration(seconds: float) -> str:
+    """``45s``, ``3m05s``, ``2h10m``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
 class ConsoleReporter(Reporter):
-    """Jobs done/total, best so far and the current generation: a live bar (rich) on a terminal, plain
-    lines otherwise. Each finished trial gets a line; the run's end prints its reason and best trial.
+    """A live bar (rich) on a terminal, plain lines otherwise.
+
+    Plain output has one line per generation, one per finished training job with the run's state
+    after it (``best 0.98 · 2 running · ~1m10s left``), and the run's end: why it stopped and its best
+    trial. The live bar shows the same state and prints the same job lines above itself.
 
     Args:
         stream: where to write (default: standard output).
         live: show the live bar; None (default) shows it when ``stream`` is a terminal.
+        clock: seconds, monotonic (tests pass their own).
     """
 
-    def __init__(self, stream: IO[str] | None = None, live: bool | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, live: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty() if live is None else live
+        self._clock = clock
         self._lock = threading.Lock()
         self._done = 0
         self._total = 0
         self._generation = 0
+        self._running: set[str] = set()
         self._best: float | None = None
         self._best_job: str | None = None
         self._objective: Any = None
+        self._session_start: float | None = None  # when this session's first job started
+        self._session_done = 0
+        self._deadline: float | None = None  # the run's MaxRuntimeInSeconds, on our clock
         self._progress: Any = None
         self._task: Any = None
 
     # -- state -------------------------------------------------------------------------------------
     def _best_text(self) -> str:
         if self._best is None:
-            return "best: -"
+            return f"best {self._objective.metric}: -"
         return f"best {self._objective.metric}: {self._best:.6g} ({self._best_job})"
 
     def _consider(self, trial: TrialRecord) -> None:
         value = (trial.values or {}).get(self._objective.metric)
-        if trial.status == "Completed" and value is not None and (
+        if trial.status == "Completed" and value is not None and math.isfinite(value) and (
                 self._best is None or self._objective.better(value, self._best)):
             self._best, self._best_job = value, trial.job_name
 
+    def _eta(self) -> str | None:
+        """The time left to spend the budget at this session's pace, or None before it has one."""
+        left = self._total - self._done
+        now = self._clock()
+        estimate = None
+        if left <= 0:
+            estimate = 0.0
+        elif self._session_done and self._session_start is not None:
+            estimate = (now - self._session_start) / self._session_done * left
+        if estimate is None:  # no pace yet: the run's time limit alone would be no estimate
+            return None
+        if self._deadline is not None:
+            estimate = min(estimate, max(0.0, self._deadline - now))
+        return f"~{format_duration(estimate)} left"
+
+    def _state(self) -> str:
+        """``best 0.98 · 2 running · ~1m10s left``: short enough for an 80-column bar."""
+        best = "best -" if self._best is None else f"best {self._best:.6g}"
+        parts = [best, f"{len(self._running)} running"]
+        eta = self._eta()
+        if eta:
+            parts.append(eta)
+        return " · ".join(parts)
+
     def _print(self, text: str) -> None:
         if self._progress is not None:
-            self._progress.console.print(text, highlight=False, markup=False)
+            self._progress.console.print(text, highlight=False, markup=False, soft_wrap=True)
         else:
             print(text, file=self.stream, flush=True)
 
     def _refresh(self) -> None:
         if self._progress is not None:
             self._progress.update(self._task, completed=self._done, total=self._total,
-                                  description=f"generation {self._generation}  {self._best_text()}")
+                                  description=f"gen {self._generation}", state=self._state())
 
     # -- events ------------------------------------------------------------------------------------
     def start(self, run: RunRecord, request: TuningRequest, trials: Sequence[TrialRecord]) -> None:
@@ -80,49 +155,83 @@ class ConsoleReporter(Reporter):
             for t in finished:
                 self._consider(t)
             self._generation = max((t.generation for t in trials), default=0)
+            limit = request.stopping.max_runtime_seconds
+            if limit is not None and run.created_at:
+                created = datetime.fromisoformat(run.created_at.replace("Z", "+00:00"))
+                spent = (datetime.now(UTC) - created).total_seconds()
+                self._deadline = self._clock() + limit - spent
             verb = "resuming" if trials else "starting"
-            text = (f"{verb} run {run.name}: strategy {request.strategy}, {self._total} training jobs, "
-                    f"{request.max_parallel} at a time")
+            goal = f"{'maximize' if self._objective.direction == 'Maximize' else 'minimize'} " \
+                   f"{self._objective.metric}"
+            text = (f"{verb} run {run.name}: strategy {request.strategy}, {goal}, up to "
+                    f"{jobs(self._total)}, {request.max_parallel} at a time")
             if finished:
                 text += f"; {len(finished)} done already, {self._best_text()}"
             if self.live:
-                try:
-                    from rich.console import Console
-                    from rich.progress import (
-                        BarColumn,
-                        MofNCompleteColumn,
-                        Progress,
-                        TextColumn,
-                        TimeElapsedColumn,
-                    )
-                except ImportError:
-                    self.live = False
-                else:
-                    self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                              MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
-                                              console=Console(file=self.stream))
-                    self._progress.start()
-                    self._task = self._progress.add_task("", total=self._total, completed=self._done)
+                self._start_live()
             self._print(text)
             self._refresh()
 
-    def generation(self, generation: int, size: int) -> None:
+    def _start_live(self) -> None:
+        try:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        except ImportError:
+            self.live = False
+            return
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
+                                  MofNCompleteColumn(), TextColumn("{task.fields[state]}"), transient=True,
+                                  # live=True asked for the bar: draw it, terminal or not.
+                                  console=Console(file=self.stream, force_terminal=True))
+        self._progress.start()
+        self._task = self._progress.add_task("", total=self._total, completed=self._done, state="")
+
+    def generation(self, generation: int, trials: Sequence[TrialRecord]) -> None:
         with self._lock:
             self._generation = generation
-            self._print(f"generation {generation}: {size} training job{'s' if size != 1 else ''}")
+            size = len(trials)
+            text = f"generation {generation}: {jobs(size)}"
+            note = self._smaller(size, trials)
+            self._print(f"{text} ({note})" if note else text)
+            self._refresh()
+
+    def _smaller(self, size: int, trials: Sequence[TrialRecord]) -> str | None:
+        """Why a generation has fewer jobs than the strategy's population, when it does."""
+        population = trials[0].meta.get("population_size") if trials else None
+        if isinstance(population, bool) or not isinstance(population, int) or size >= population:
+            return None
+        if size == self._total - self._done:
+            return f"population {population}: the budget has {size} left"
+        repeats = population - size
+        verb = "repeats a point" if repeats == 1 else "repeat points"
+        return (f"population {population}: {repeats} candidate{'s' * (repeats != 1)} {verb} already "
+                "tried or proposed, and each point runs once")
+
+    def trial_started(self, trial: TrialRecord) -> None:
+        with self._lock:
+            if self._session_start is None:
+                self._session_start = self._clock()
+            self._running.add(trial.trial_id)
             self._refresh()
 
     def trial_finished(self, trial: TrialRecord) -> None:
         with self._lock:
             self._done += 1
+            self._session_done += 1
+            if self._session_start is None:  # a job that could not start
+                self._session_start = self._clock()
+            self._running.discard(trial.trial_id)
             self._consider(trial)
-            params = " ".join(f"{k}={v}" for k, v in trial.params.items())
-            if trial.status == "Completed":
-                values = " ".join(f"{k}={v:.6g}" for k, v in (trial.values or {}).items())
-                outcome = values or "no metrics"
+            if trial.status == "Completed" and trial.values:
+                outcome = " ".join(f"{k}={v:.6g}" for k, v in trial.values.items())
+            elif trial.status == "Completed":
+                outcome = "Completed without metrics"
             else:
-                outcome = f"{trial.status}: {_short_reason(trial.failure_reason)}"
-            self._print(f"  [{self._done}/{self._total}] {trial.job_name}  {params}  -> {outcome}")
+                outcome = f"{trial.status}: {headline(trial.failure_reason) or 'no reason given'}"
+            params = format_params(trial.params)
+            line = f"  [{self._done}/{self._total}] {trial.job_name}  {params}  -> {outcome}"
+            # On a terminal the bar shows the state; in a log, each line carries it.
+            self._print(line if self._progress is not None else f"{line}  ({self._state()})")
             self._refresh()
 
     def finished(self, run: RunRecord, trials: Sequence[TrialRecord]) -> None:
@@ -147,12 +256,4 @@ class ConsoleReporter(Reporter):
                     "use a new HyperParameterTuningJobName to tune again")
 
 
-def _short_reason(reason: str | None) -> str:
-    """One line of a failure reason: its first line, and the last log line when the first only
-    announces the log tail (``AlgorithmError: exit code 1: last log lines:``)."""
-    lines = [line.strip() for line in (reason or "").strip().splitlines() if line.strip()]
-    if not lines:
-        return "no reason given"
-    if len(lines) > 1 and lines[0].endswith(":"):
-        return f"{lines[0]} {lines[-1]}"
-    return lines[0]
+__all__ = ["ConsoleReporter", "Reporter", "format_duration", "format_params", "jobs"]

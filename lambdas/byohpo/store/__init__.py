@@ -23,7 +23,7 @@ from byohpo.store.records import (
     trial_id,
     utc_now,
 )
-from byohpo.store.sqlite import SQLiteStore
+from byohpo.store.sqlite import SQLiteStore, StoreFileError
 
 __all__ = [
     "FINISHED_RUN_STATUSES",
@@ -39,6 +39,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoreError",
+    "StoreFileError",
     "TrialNotFoundError",
     "TrialRecord",
     "VersionConflictError",

@@ -5,6 +5,9 @@ before reading, so the read-check-write of a claim or a generation cannot interl
 writer's; WAL mode lets readers go on meanwhile. A process killed at any moment leaves the file as it
 was before or after the transaction, never in between (SQLite rolls a torn write back on next open).
 WAL needs a local filesystem: do not put the file on NFS or SMB.
+
+Every problem with the file itself (not a database, damaged, read-only, locked past the timeout, a
+newer schema) is a :class:`StoreFileError` naming the file, never a bare ``sqlite3`` error.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from byohpo.store.base import (
     RunExistsError,
     RunNotFoundError,
     Store,
+    StoreError,
     TrialNotFoundError,
     VersionConflictError,
     check_changes,
@@ -76,6 +80,37 @@ _RUN_JSON = ("request",)
 _TRIAL_JSON = ("params", "meta", "hyperparameters", "values")
 
 
+class StoreFileError(StoreError, RuntimeError):
+    """The store file cannot be used: not a byohpo store, damaged, read-only, locked by another
+    process past the timeout, or written by a newer byohpo. The message names the file and, where
+    it can, the likely fix; nothing was written. (A RuntimeError too, as the newer-schema error was.)"""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+def _explain(path: Path, exc: BaseException, timeout: float) -> StoreFileError:
+    """What an sqlite3 or OS error means for the store at ``path``, for people."""
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        message = (f"locked by another process for more than {timeout:g} s ({text}); is another byohpo "
+                   "writing it? Wait for it, or stop it")
+    elif "not a database" in low or "file is encrypted" in low:
+        message = f"not a byohpo store ({text}); point --store (or $BYOHPO_STORE) at another file"
+    elif "malformed" in low or "disk image" in low or "corrupt" in low:
+        message = f"the store is damaged ({text}); move it aside to start afresh"
+    elif "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
+        message = (f"cannot write the store ({text}): the file or its folder is read-only or missing; "
+                   "byohpo also needs to create the -wal and -shm files beside it")
+    elif "disk" in low and "full" in low:
+        message = f"the disk is full ({text})"
+    else:
+        message = f"{type(exc).__name__}: {text}"
+    return StoreFileError(path, message)
+
+
 def _dumps(value: Any) -> str | None:
     # allow_nan: a diverged training job reports NaN, and the record must say so rather than fail.
     return None if value is None else json.dumps(value, ensure_ascii=False, allow_nan=True)
@@ -95,7 +130,7 @@ class SQLiteStore(Store):
     Args:
         path: the database file; the local engine uses ``./byohpo-runs/byohpo.sqlite``.
         timeout: seconds to wait for another process's write lock before failing with
-            ``sqlite3.OperationalError: database is locked``.
+            :class:`StoreFileError` (``database is locked``).
         clock: the ISO-8601 UTC timestamp source for ``created_at``/``updated_at`` (tests pin it).
 
     One connection per store object, shared by its threads under a lock. Open a store per process
@@ -105,20 +140,25 @@ class SQLiteStore(Store):
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0,
                  clock: Callable[[], str] = utc_now) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._timeout = timeout
         self._clock = clock
         self._lock = threading.RLock()
-        # isolation_level=None: no implicit transactions; each write says BEGIN IMMEDIATE itself.
-        self._db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None,
-                                   check_same_thread=False)
         try:
-            self._use_wal(timeout)
-            # FULL syncs the WAL on every commit: a commit the caller saw survives a power cut too,
-            # and writes are few (one per generation or trial event).
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: no implicit transactions; each write says BEGIN IMMEDIATE itself.
+            self._db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None,
+                                       check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            raise _explain(self.path, exc, timeout) from exc
+        try:
+            with self._errors():
+                self._use_wal(timeout)
+                # FULL syncs the WAL on every commit: a commit the caller saw survives a power cut
+                # too, and writes are few (one per generation or trial event).
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                self._migrate()
         except BaseException:
             self._db.close()
             raise
@@ -147,8 +187,8 @@ class SQLiteStore(Store):
         with self._write() as db:
             found = db.execute("PRAGMA user_version").fetchone()[0]
             if found > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} has store schema {found}; this byohpo reads up to "
-                                   f"{SCHEMA_VERSION}: upgrade byohpo")
+                raise StoreFileError(self.path, f"written with store schema {found}; this byohpo reads "
+                                                f"up to {SCHEMA_VERSION}: upgrade byohpo")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -159,9 +199,17 @@ class SQLiteStore(Store):
 
     # -- plumbing -------------------------------------------------------------------------------
     @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """sqlite3's errors as :class:`StoreFileError`, naming the file and the likely fix."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise _explain(self.path, exc, self._timeout) from exc
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction holding the database's write lock from its first read."""
-        with self._lock:
+        with self._lock, self._errors():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -173,7 +221,7 @@ class SQLiteStore(Store):
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """One read transaction: a consistent snapshot across several SELECTs."""
-        with self._lock:
+        with self._lock, self._errors():
             self._db.execute("BEGIN")
             try:
                 yield self._db
@@ -318,6 +366,29 @@ class SQLiteStore(Store):
         with self._read() as db:
             self._run(db, name)
             return self._trials(db, "run = ?", (name,))
+
+    # -- how a local run was started (not part of the Store interface) ------------------------------
+    # A table of its own, created on first use and never required: a store written by an older byohpo
+    # has none, and an older byohpo ignores it, so the schema version stays.
+    _COMMANDS = ("CREATE TABLE IF NOT EXISTS commands (run TEXT PRIMARY KEY, argv TEXT NOT NULL, "
+                 "cwd TEXT NOT NULL, updated_at TEXT NOT NULL)")
+
+    def set_command(self, name: str, argv: Sequence[str], cwd: str) -> None:
+        """Remember the command line (and its working directory) that drives run ``name`` locally, so
+        that ``byohpo runs`` can say how to resume it once interrupted."""
+        with self._write() as db:
+            db.execute(self._COMMANDS)
+            db.execute("INSERT OR REPLACE INTO commands (run, argv, cwd, updated_at) VALUES (?, ?, ?, ?)",
+                       (name, json.dumps(list(argv)), cwd, self._clock()))
+
+    def command(self, name: str) -> tuple[list[str], str] | None:
+        """``(argv, cwd)`` of the last ``set_command`` for run ``name``, or None."""
+        with self._read() as db:
+            if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'commands'"
+                          ).fetchone() is None:
+                return None
+            row = db.execute("SELECT argv, cwd FROM commands WHERE run = ?", (name,)).fetchone()
+        return None if row is None else (list(json.loads(row[0])), row[1])
 
     def close(self) -> None:
         with self._lock:

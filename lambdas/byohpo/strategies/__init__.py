@@ -108,6 +108,44 @@ def strategy_options(cls: type) -> dict[str, Any]:
             if p.kind is inspect.Parameter.KEYWORD_ONLY and n != "seed"}
 
 
+#: What ``StrategyConfig.Seed`` is, for every strategy (it is the constructor's ``seed``).
+SEED_DOC = "the random seed (default: the request's RandomSeed, else a number made from the job name)"
+
+
+def option_docs(cls: type) -> dict[str, str]:
+    """Each option's description from the ``Args:`` section of the class docstring (Google style, as
+    the built-ins document their options), as one line without reST markup; options without one are
+    left out."""
+    lines = (inspect.getdoc(cls) or "").splitlines()
+    out: dict[str, str] = {}
+    current: str | None = None
+    indent = None
+    inside = False
+    for line in lines:
+        stripped = line.strip()
+        if stripped == "Args:":
+            inside, current, indent = True, None, None
+            continue
+        if not inside:
+            continue
+        if not stripped:
+            current = None
+            continue
+        depth = len(line) - len(line.lstrip())
+        if indent is None:
+            indent = depth
+        if depth < indent:
+            inside = False
+            continue
+        name, colon, text = stripped.partition(":")
+        if depth == indent and colon and name.isidentifier():
+            current = name
+            out[name] = text.strip()
+        elif current is not None and depth > indent:
+            out[current] += " " + stripped
+    return {k: " ".join(v.replace("``", "").split()) for k, v in out.items()}
+
+
 def make_strategy(name: str, space: SearchSpace, objectives: Sequence[Objective], seed: int,
                   options: Mapping[str, Any] | None = None) -> Strategy:
     """Build the strategy ``name`` with ``StrategyConfig``-style options (``PopulationSize`` or
@@ -123,7 +161,7 @@ def make_strategy(name: str, space: SearchSpace, objectives: Sequence[Objective]
         if snake == "seed":
             continue  # the seed is passed on its own (StrategyConfig.Seed overrides RandomSeed upstream)
         if snake not in accepted and not takes_any:
-            known = ", ".join(to_pascal(k) for k in accepted) or "none"
+            known = ", ".join(["Seed", *(to_pascal(k) for k in accepted)])
             errors.append(FieldError(f"StrategyConfig.{key}", f"unknown option for strategy {name!r} "
                                                               f"(options: {known})"))
         elif snake in kwargs:
@@ -148,9 +186,11 @@ def describe(name: str) -> str:
 __all__ = [
     "BUILTIN",
     "ENTRY_POINT_GROUP",
+    "SEED_DOC",
     "Strategy",
     "describe",
     "make_strategy",
+    "option_docs",
     "register_strategy",
     "strategy_class",
     "strategy_names",
