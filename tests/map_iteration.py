@@ -74,10 +74,7 @@ class MapIteration:
             state = states[name]
             kind = state["Type"]
             if kind == "Choice":
-                name = next((r["Next"] for r in state["Choices"] if self.holds(r, data)), None) \
-                    or state.get("Default")
-                if name is None:
-                    raise RuntimeFailure("no Choice rule matched and no Default")
+                name = choose(state, data)
                 continue
             if kind == "Pass":
                 result = self.template(state["Parameters"], data, context) if "Parameters" in state else data
@@ -175,27 +172,36 @@ class MapIteration:
             return text[1:-1]
         return float(text) if "." in text else int(text)
 
-    def holds(self, rule: Mapping[str, Any], data: Any) -> bool:
-        if "And" in rule:
-            return all(self.holds(r, data) for r in rule["And"])
-        if "Or" in rule:
-            return any(self.holds(r, data) for r in rule["Or"])
-        if "Not" in rule:
-            return not self.holds(rule["Not"], data)
-        variable = rule["Variable"]
-        if "IsPresent" in rule:
-            return path_present(data, variable) == rule["IsPresent"]
-        value = path_value(data, variable, {})
-        if "StringEquals" in rule:
-            return isinstance(value, str) and value == rule["StringEquals"]
-        if "StringMatches" in rule:
-            return isinstance(value, str) and glob(rule["StringMatches"]).fullmatch(value) is not None
-        if "NumericLessThan" in rule:
-            return _number(value) and value < rule["NumericLessThan"]
-        if "NumericLessThanPath" in rule:
-            bound = path_value(data, rule["NumericLessThanPath"], {})
-            return _number(value) and _number(bound) and value < bound
-        raise Unsupported(f"Choice rule {sorted(rule)}")
+def holds(rule: Mapping[str, Any], data: Any) -> bool:
+    """Whether a Choice rule holds for ``data``."""
+    if "And" in rule:
+        return all(holds(r, data) for r in rule["And"])
+    if "Or" in rule:
+        return any(holds(r, data) for r in rule["Or"])
+    if "Not" in rule:
+        return not holds(rule["Not"], data)
+    variable = rule["Variable"]
+    if "IsPresent" in rule:
+        return path_present(data, variable) == rule["IsPresent"]
+    value = path_value(data, variable, {})
+    if "StringEquals" in rule:
+        return isinstance(value, str) and value == rule["StringEquals"]
+    if "StringMatches" in rule:
+        return isinstance(value, str) and glob(rule["StringMatches"]).fullmatch(value) is not None
+    if "NumericLessThan" in rule:
+        return _number(value) and value < rule["NumericLessThan"]
+    if "NumericLessThanPath" in rule:
+        bound = path_value(data, rule["NumericLessThanPath"], {})
+        return _number(value) and _number(bound) and value < bound
+    raise Unsupported(f"Choice rule {sorted(rule)}")
+
+
+def choose(choice: Mapping[str, Any], data: Any) -> str:
+    """The state a Choice state goes to for ``data``."""
+    name = next((r["Next"] for r in choice["Choices"] if holds(r, data)), None) or choice.get("Default")
+    if name is None:
+        raise RuntimeFailure("no Choice rule matched and no Default")
+    return name
 
 
 def _number(value: Any) -> bool:

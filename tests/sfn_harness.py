@@ -69,6 +69,7 @@ from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state import state as moto_state
 from moto.stepfunctions.parser.asl.component.state.exec.state_map import item_selector
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
     inline_item_processor,
 )
@@ -165,9 +166,10 @@ class SageMakerEmulator:
         self.in_flight = 0
         self.max_in_flight = 0
 
-    def fail_creates(self, *errors: tuple[str, str]) -> None:
+    def fail_creates(self, *errors: tuple[str, str] | None) -> None:
         """The next CreateTrainingJob calls, one per ``(error, cause)``, fail before any job exists,
-        with that Step Functions error name (``SageMaker.ThrottlingException``, ...)."""
+        with that Step Functions error name (``SageMaker.ThrottlingException``, ...); a None lets its
+        call through."""
         with self._lock:
             self._errors.extend(errors)
 
@@ -510,7 +512,8 @@ class PayloadSizes:
 def _aws_limits(sizes: PayloadSizes) -> Iterator[None]:
     """moto with Step Functions' payload quota on every state's input, its Parameters or ItemSelector
     output, its result and its output (``States.DataLimitExceeded``), ``States.ALL`` not catching
-    that error nor ``States.Runtime``, and an inline Map at most 40 iterations at once."""
+    that error nor ``States.Runtime``, a failed Map iteration's ``States.*`` error reported by its name,
+    and an inline Map at most 40 iterations at once."""
     common = moto_state.CommonStateField
     originals = (error_equals_decl.ErrorEqualsDecl._eval_body, common._eval_body, common._verify_size_quota,
                  state_task_lambda.StateTaskLambda._verify_size_quota,
@@ -553,6 +556,13 @@ def _aws_limits(sizes: PayloadSizes) -> Iterator[None]:
         selector_body(self, env)
         check(env, "item selector output", env.stack[-1])
 
+    def error_name(error_name: str) -> Any:
+        # A failed iteration's error as the Map reports it: moto makes every name a custom one and
+        # refuses the reserved States.* names (States.DataLimitExceeded became States.Runtime).
+        if error_name.startswith("States."):
+            return StatesErrorName.from_name(error_name)
+        return CustomErrorName(error_name=error_name)
+
     def inline(self: Any, env: Any) -> None:
         eval_input = env.stack[-1]
         if not 0 < eval_input.max_concurrency <= INLINE_MAP_CONCURRENCY:
@@ -567,9 +577,11 @@ def _aws_limits(sizes: PayloadSizes) -> Iterator[None]:
     parargs.Parargs._eval_body = parameters
     item_selector.ItemSelector._eval_body = selector
     inline_item_processor.InlineItemProcessor._eval_body = inline
+    iteration_worker.CustomErrorName = error_name
     try:
         yield
     finally:
+        iteration_worker.CustomErrorName = CustomErrorName
         (error_equals_decl.ErrorEqualsDecl._eval_body, common._eval_body, common._verify_size_quota,
          state_task_lambda.StateTaskLambda._verify_size_quota,
          state_task_service.StateTaskService._verify_size_quota, parargs.Parargs._eval_body,
@@ -928,9 +940,9 @@ def map_bodies(events: Sequence[Mapping[str, Any]]) -> list[int]:
 FUNCTIONS = ("Start", "Propose", "Evaluate", "Finalize")
 ENVIRONMENT = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                "AWS_SECRET_ACCESS_KEY": "testing", "BYOHPO_TABLE": "byohpo-sfn-test",
-               "BYOHPO_BUCKET": "byohpo-sfn-results"}
+               "BYOHPO_BUCKET": "byohpo-sfn-results", "BYOHPO_STACK": "byohpo-sfn-stack"}
 UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
-         "BYOHPO_EVENT_BUDGET", "BYOHPO_RESULTS_PREFIX")
+         "BYOHPO_EVENT_BUDGET", "BYOHPO_RESULTS_PREFIX", "BYOHPO_PASSABLE_ROLES")
 
 
 def function_name(name: str) -> str:
@@ -984,6 +996,16 @@ class Loop:
 
     def substitutions(self) -> dict[str, str]:
         return {f"{n}FunctionArn": self.harness.function_arn(function_name(n)) for n in FUNCTIONS}
+
+    def empty_table(self) -> None:
+        """The table deleted and made again, empty (a stack destroyed and deployed again, or another
+        stack's table): SageMaker keeps every job."""
+        from byohpo import aws
+        from byohpo.store.dynamodb import table_definition
+
+        dynamodb = aws.clients().client("dynamodb")
+        dynamodb.delete_table(TableName=ENVIRONMENT["BYOHPO_TABLE"])
+        dynamodb.create_table(**table_definition(ENVIRONMENT["BYOHPO_TABLE"]))
 
 
 @contextlib.contextmanager
