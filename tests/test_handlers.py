@@ -18,6 +18,7 @@ import pytest
 from aws_fixtures import (
     BUCKET,
     CAUGHT_CAUSE,
+    DATA,
     OBJECTIVE,
     STACK,
     AwsEnv,
@@ -32,6 +33,8 @@ from aws_fixtures import (
 )
 from moto.sagemaker.models import sagemaker_backends
 
+from byohpo.aws import ConfigurationError
+from byohpo.aws.training import RETRY_LATER_ATTEMPTS, iso_timestamp
 from byohpo.errors import ValidationError
 from byohpo.handlers import (
     FAILED_JOB_EVENTS,
@@ -632,3 +635,203 @@ def test_a_finished_run_started_again_only_reports(aws_env: AwsEnv) -> None:
                                                    "message": first["reason"]}
     assert len(aws_env.store.get_trials("digits-handlers")) == 3
     assert aws_env.store.get_run("digits-handlers").owner is None
+
+
+# -- what AWS enforces ----------------------------------------------------------------------------------
+
+def test_one_malformed_map_result_never_loses_the_generation(aws_env: AwsEnv) -> None:
+    """Results the definition would never produce, Evaluate reads field by field: what can be
+    recorded is recorded, from SageMaker, and a second result for a trial does not replace the first."""
+    raw = digits_request(Strategy="random", StrategyConfig={"Seed": 3, "BatchSize": 5}, **limits(5, 5),
+                         **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    results = run_map(aws_env, proposed,
+                      fate=lambda item: "caught" if item["trial_id"].endswith("4") else None)
+    results[0]["TrainingEndTime"] = 1e20
+    results[1]["FinalMetricDataList"] = "not a list"
+    results[2]["FinalMetricDataList"] = [{"MetricName": OBJECTIVE, "Value": int("9" * 400)}]
+    results[3]["TrainingJobName"] = "x" * 500_000
+    # The fifth create was refused (no job); a second result for it would have it wait, not fail.
+    duplicate = {**results[4], "Error": "SageMaker.ResourceLimitExceededException", "Cause": "no instances"}
+    results += [duplicate, {"Error": "States.Runtime", "Cause": "a child failed"}, None, "text", 17,
+                {"trial_id": "g0007-t0000", "TrainingJobStatus": "Completed"}]
+    answer = evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
+    assert answer["action"] == "finish"
+    trials = aws_env.store.get_trials("digits-handlers")
+    assert [t.status for t in trials] == ["Completed"] * 4 + ["Failed"]
+    assert trials[4].failure_reason == f"SageMaker.AmazonSageMakerException: {CAUGHT_CAUSE}"
+    assert trials[4].attempt == 0
+    for trial, item in zip(trials[:4], proposed["jobs"]["trials"], strict=False):
+        assert trial.values[OBJECTIVE] == pytest.approx(accuracy(trial.hyperparameters))
+        assert trial.job_name == item["job_name"]
+        job = aws_env.sagemaker.describe_training_job(TrainingJobName=trial.job_name)
+        assert trial.ended_at == iso_timestamp(job["TrainingEndTime"])
+
+
+@pytest.mark.parametrize("child", [None, {"Error": "States.Runtime", "Cause": "An error occurred while "
+                                          "executing the state 'Train' (entered at the event id #7)."}])
+def test_a_failed_distributed_map_child_is_settled_from_sagemaker(aws_env: AwsEnv, child: Any) -> None:
+    """A child execution that failed returns no result of ours: its trial is settled from its job
+    (here the job ran and completed), the others as usual, and the run goes on."""
+    raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    results = run_map(aws_env, proposed)
+    results[1] = child
+    answer = evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
+    assert answer["action"] == "next"
+    trials = aws_env.store.get_trials("digits-handlers")
+    assert [t.status for t in trials] == ["Completed"] * 3
+    assert trials[1].values[OBJECTIVE] == pytest.approx(accuracy(trials[1].hyperparameters))
+
+
+def test_a_child_that_failed_before_its_job_existed_fails_its_trial_with_the_childs_error(
+        aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    jobs = proposed["jobs"]
+    results = run_map(aws_env, {**proposed, "jobs": {**jobs, "trials": jobs["trials"][:2]}})
+    results.append({"Error": "States.DataLimitExceeded", "Cause": "the input is too large"})
+    evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
+    last = aws_env.store.get_trials("digits-handlers")[2]
+    assert last.status == "Failed"
+    assert last.failure_reason == ("the state machine returned no result for this trial (1 Map iteration "
+                                   "failed: States.DataLimitExceeded: the input is too large)")
+
+
+def test_a_trial_without_instances_waits_for_a_later_attempt_not_counted_as_failed(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3))
+    raw["HyperParameterTuningJobConfig"]["TuningJobCompletionCriteria"] = {"MaxFailedTrainingJobs": 1}
+
+    def fate(item: Mapping[str, Any]) -> str | None:  # the second trial's first attempt gets no instances
+        return "capacity" if item["job_name"].endswith("-g0-t1") else None
+
+    driver = Driver(aws_env, fate=fate)
+    final = driver.run(raw)
+    assert final["status"] == "Completed" and final["stop_code"] == "MaxNumberOfTrainingJobs"
+    trials = aws_env.store.get_trials("digits-handlers")
+    assert [(t.trial_id, t.status, t.attempt) for t in trials[:3]] == [
+        ("g0000-t0000", "Completed", 0), ("g0000-t0001", "Completed", 1), ("g0000-t0002", "Completed", 0)]
+    assert trials[1].job_name.endswith("-g0-t1-a1") and trials[1].failure_reason is None
+    # The pending trial went out alone, before the next generation.
+    assert [len(p["jobs"]["trials"]) for p in driver.outputs["propose"] if p["jobs"]] == [3, 1, 3]
+
+
+def test_a_trial_sagemaker_never_has_instances_for_fails_after_its_attempts(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(3, 3), **NO_CRITERIA)
+    driver = Driver(aws_env, fate=lambda item: "capacity" if item["trial_id"] == "g0000-t0000" else None)
+    driver.run(raw)
+    first = aws_env.store.get_trials("digits-handlers")[0]
+    assert first.status == "Failed" and first.attempt == RETRY_LATER_ATTEMPTS - 1
+    assert first.failure_reason.startswith(f"SageMaker could not take the job in {RETRY_LATER_ATTEMPTS} "
+                                           "attempts; the last: SageMaker.ResourceLimitExceededException")
+
+
+ROLES = ("arn:aws:iam::123456789012:role/byohpo-sagemaker",
+         "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-team")
+
+
+@pytest.mark.parametrize("plural", [False, True])
+def test_start_refuses_a_role_the_stack_may_not_pass(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch,
+                                                     plural: bool) -> None:
+    monkeypatch.setenv("BYOHPO_PASSABLE_ROLES", ",".join(ROLES))
+    raw = (json.loads((DATA / "request-valid-amt-console.json").read_text()) if plural
+           else digits_request(Strategy="random", **limits(6, 3)))
+    raw.pop("WarmStartConfig", None)  # the console's request names a parent this test does not have
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": raw, "execution": execution_arn("role")}, None)
+    (error,) = caught.value.errors
+    assert error.path == ("TrainingJobDefinitions[0].RoleArn" if plural else "TrainingJobDefinition.RoleArn")
+    assert all(role in error.message for role in ROLES) and "sagemaker_role_arns" in error.message
+    assert_nothing_written(aws_env)
+    definition = raw["TrainingJobDefinitions"][0] if plural else raw["TrainingJobDefinition"]
+    definition["RoleArn"] = ROLES[1]
+    assert start.handler({"input": raw, "execution": execution_arn("role")}, None)["run"]["name"]
+
+
+def test_a_fixed_role_of_the_state_machine_is_the_one_checked(aws_env: AwsEnv,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the definition built with a fixed role, every job gets that role: the request's RoleArn
+    is not used (nor checked), the fixed one must be passable."""
+    monkeypatch.setenv("BYOHPO_PASSABLE_ROLES", ROLES[0])
+    raw = digits_request(Strategy="random", **limits(6, 3))  # its RoleArn is not ROLES[0]
+    event = {"input": raw, "execution": execution_arn("fixed"), "training_role": ROLES[0]}
+    assert start.handler(event, None)["run"]["name"] == "digits-handlers"
+    monkeypatch.setenv("BYOHPO_PASSABLE_ROLES", ROLES[1])
+    with pytest.raises(ConfigurationError, match="not among the roles it may pass"):
+        start.handler({**event, "input": digits_request("other", **limits(6, 3))}, None)
+
+
+def test_more_tags_than_a_job_takes_beside_byohpos_are_refused(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3))
+    raw["Tags"] = [{"Key": f"team:{i}", "Value": "ml"} for i in range(49)]
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": raw, "execution": execution_arn("tags")}, None)
+    (error,) = caught.value.errors
+    assert error.path == "Tags" and error.message.startswith("at most 48 tags, not 49: byohpo adds")
+    assert_nothing_written(aws_env)
+    raw["Tags"] = [*raw["Tags"][:47], {"Key": "byohpo:run", "Value": "mine"},
+                   {"Key": "byohpo:stack", "Value": "mine"}]
+    ctx = start.handler({"input": raw, "execution": execution_arn("tags")}, None)["run"]
+    tags = propose.handler({"run": ctx}, None)["jobs"]["training"]["Tags"]
+    assert len(tags) == 49 and tags[-2:] == [{"Key": "byohpo:run", "Value": "digits-handlers"},
+                                             {"Key": "byohpo:stack", "Value": STACK}]
+
+
+def test_a_request_larger_than_a_dynamodb_item_is_refused_naming_where_it_is_large(
+        aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A strategy option of 450 KB (a list of starting points, say): the run's record would pass
+    DynamoDB's 400 KB item limit; Start refuses the request, naming the option, before writing."""
+    import byohpo
+
+    class Seeded(byohpo.Strategy):
+        def __init__(self, space: Any, objectives: Any, *, seed: int, points: Any = ()) -> None:
+            super().__init__(space, objectives, seed=seed)
+            self.points = list(points)
+
+        def propose(self, history: Any, n: int) -> list[Any]:
+            return [byohpo.Candidate(self.space.decode([0.5] * self.space.dims), {})]
+
+    monkeypatch.setattr(byohpo.strategies, "_registered", dict(byohpo.strategies._registered))
+    byohpo.register_strategy("seeded", Seeded)
+    raw = digits_request(Strategy="seeded", StrategyConfig={"Seed": 1, "Points": [
+        {"learning_rate": f"0.05{i:06d}", "note": "p" * 400} for i in range(1000)]}, **limits(6, 3))
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": raw, "execution": execution_arn("large")}, None)
+    (error,) = caught.value.errors
+    assert type(caught.value) is ValidationError
+    assert error.path == "HyperParameterTuningJobConfig.StrategyConfig.Points"
+    assert "above the 409,600 a DynamoDB item holds" in error.message and "by reference" in error.message
+    assert_nothing_written(aws_env)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda d: d.pop("ResourceConfig"), "TrainingJobDefinition.ResourceConfig"),
+    (lambda d: d.pop("StoppingCondition"), "TrainingJobDefinition.StoppingCondition"),
+    (lambda d: d.pop("AlgorithmSpecification"), "TrainingJobDefinition.AlgorithmSpecification"),
+    (lambda d: d["StaticHyperParameters"].update(notes="n" * 2501),
+     "TrainingJobDefinition.StaticHyperParameters.notes"),
+    (lambda d: d["ResourceConfig"].update(VolumeKmsKeyId="k" * 2049),
+     "TrainingJobDefinition.ResourceConfig.VolumeKmsKeyId"),
+    (lambda d: d["StaticHyperParameters"].update({f"n{i}": "x" * 2500 for i in range(50)}),
+     "TrainingJobDefinition.StaticHyperParameters"),
+])
+def test_what_the_map_task_needs_or_sagemaker_refuses_is_refused_at_start(
+        aws_env: AwsEnv, change: Callable, field: str) -> None:
+    """Fields CreateTrainingJob's newer model no longer requires but the Map's task reads, maxima
+    botocore does not check, and parameters too large for a Map iteration."""
+    raw = digits_request(Strategy="random", **limits(6, 3))
+    change(raw["TrainingJobDefinition"])
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": raw, "execution": execution_arn("bad")}, None)
+    assert field in [e.path for e in caught.value.errors], caught.value
+    assert_nothing_written(aws_env)
+
+
+def test_a_tuning_resource_config_stands_for_the_resource_config(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3))
+    definition = raw["TrainingJobDefinition"]
+    definition["HyperParameterTuningResourceConfig"] = definition.pop("ResourceConfig")
+    assert start.handler({"input": raw, "execution": execution_arn("htrc")}, None)["run"]["name"]
