@@ -8,6 +8,7 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import botocore.session
 import pytest
@@ -219,3 +220,22 @@ def test_timestamps_in_every_form_they_arrive_in() -> None:
     assert iso_timestamp(1e20) is None and iso_timestamp(float("inf")) is None
     assert iso_timestamp(-1e15) is None
     assert iso_timestamp("0001-01-01T00:00:00Z") is None and iso_timestamp(True) is None
+
+
+def test_validate_and_start_refuse_more_tags_than_a_job_takes_beside_byohpos(
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """``byohpo validate`` (and ``byohpo start``, which validates the same way first) name ``Tags`` with
+    the number allowed: SageMaker's 50 less byohpo's two."""
+    from byohpo.cli import main
+
+    raw = digits_request()
+    raw["Tags"] = [{"Key": f"team:{i}", "Value": "ml"} for i in range(49)]
+    path = tmp_path / "tags.json"
+    path.write_text(json.dumps(raw))
+    for command in ("validate", "start"):
+        assert main([command, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "Tags: at most 48 tags, not 49: byohpo adds byohpo:run and byohpo:stack" in err
+    raw["Tags"] = raw["Tags"][:48]
+    path.write_text(json.dumps(raw))
+    assert main(["validate", str(path)]) == 0

@@ -835,3 +835,34 @@ def test_a_tuning_resource_config_stands_for_the_resource_config(aws_env: AwsEnv
     definition = raw["TrainingJobDefinition"]
     definition["HyperParameterTuningResourceConfig"] = definition.pop("ResourceConfig")
     assert start.handler({"input": raw, "execution": execution_arn("htrc")}, None)["run"]["name"]
+
+
+def test_a_describe_sagemaker_throttles_beyond_botocores_retries_is_left_for_the_wait_round(
+        aws_env: AwsEnv) -> None:
+    """A generation of hundreds of jobs described at once may be throttled past botocore's retry
+    quota: the trial is left as it is, Evaluate answers wait, and the next round settles it."""
+    from botocore.awsrequest import AWSResponse
+
+    raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    results = run_map(aws_env, proposed)
+    throttled = proposed["jobs"]["trials"][1]["job_name"]
+
+    def throttle(params: Mapping[str, Any], **_: Any) -> Any:  # the serialized request
+        if json.loads(params["body"]).get("TrainingJobName") == throttled:
+            return (AWSResponse("https://api.sagemaker", 400, {}, None),
+                    {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}})
+        return None
+
+    aws_env.sagemaker.meta.events.register("before-call.sagemaker.DescribeTrainingJob", throttle)
+    answer = evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
+    assert answer["action"] == "wait"
+    statuses = [t.status for t in aws_env.store.get_trials("digits-handlers")]
+    assert statuses == ["Completed", "Pending", "Completed"]
+    aws_env.sagemaker.meta.events.unregister("before-call.sagemaker.DescribeTrainingJob", throttle)
+    answer = evaluate.handler({**answer, "results": answer["jobs"]}, None)
+    assert answer["action"] == "next"
+    trial = aws_env.store.get_trials("digits-handlers")[1]
+    assert trial.status == "Completed"
+    assert trial.values[OBJECTIVE] == pytest.approx(accuracy(trial.hyperparameters))

@@ -51,6 +51,7 @@ def evaluate(event: Mapping[str, Any], *, store: Store, sagemaker: Any, logs: An
     request = run_request(run)
     read_logs = log_reader(logs, [{"Name": n, "Regex": r} for n, r in request.metric_definitions])
     no_result = NO_RESULT + (f" ({failed_children})" if failed_children else "")
+    deferred = 0
     for trial in store.get_trials(run.name):
         if trial.generation != generation or trial.finished:
             continue  # a retried Evaluate: recorded already
@@ -62,8 +63,15 @@ def evaluate(event: Mapping[str, Any], *, store: Store, sagemaker: Any, logs: An
                                result=result, error=error)
         except VersionConflictError as exc:  # another writer moved the trial on: its record stands
             log.warning("run %s: trial %s changed meanwhile: %s", run.name, trial.trial_id, exc)
+        except Exception as exc:
+            if not _throttled(exc):
+                raise
+            # SageMaker or Logs throttled beyond botocore's retries (a generation of hundreds of jobs
+            # described at once): the trial stays as it is, and the Wait round settles it from its job.
+            deferred += 1
+            log.warning("run %s: trial %s left for the next round: %s", run.name, trial.trial_id, exc)
     history = store.get_trials(run.name)
-    if any(t.status == "InProgress" for t in history):
+    if deferred or any(t.status == "InProgress" for t in history):
         return _answer(ctx, generation, "wait" if fits_another(ctx, 0, costs) else "continue_as_new", None)
     pending = sum(1 for t in history if not t.finished)
     if pending:  # jobs that were never created, renamed for another attempt: Propose hands them out
@@ -118,6 +126,17 @@ def _child_error(item: Any) -> str:
         error, cause = item["Error"], item.get("Cause")
         return training.clip(f"{error}: {cause}" if isinstance(cause, str) and cause else error)
     return "no trial_id"
+
+
+#: Error codes of AWS APIs that mean "too many requests now".
+_THROTTLING_CODES = ("Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
+                     "TooManyRequestsException", "RequestThrottled", "ProvisionedThroughputExceededException")
+
+
+def _throttled(exc: Exception) -> bool:
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, Mapping) else None
+    return code in _THROTTLING_CODES
 
 
 def _answer(ctx: RunContext, generation: int, action: str, stop: dict[str, str] | None) -> dict[str, Any]:
