@@ -187,15 +187,17 @@ class SageMakerEmulator:
         name = params.get("TrainingJobName", "")
         with self._lock:
             error = self._errors.pop(0) if self._errors else None
-            self.create_calls.append((name, error[0] if error else None))
         if error:
-            raise InjectedError(*error)
-        refused = refuse_create(params)
-        if refused is not None:
             with self._lock:
-                self.create_calls[-1] = (name, refused.response["Error"]["Code"])
+                self.create_calls.append((name, error[0]))
+            raise InjectedError(*error)
+        with _MOTO_LOCK:  # the name checked and taken at once, as SageMaker does
+            refused = refuse_create(params)
+            response = None if refused else client.create_training_job(**params)
+        with self._lock:
+            self.create_calls.append((name, refused.response["Error"]["Code"] if refused else None))
+        if refused is not None:
             raise refused
-        response = client.create_training_job(**params)
         fate = self.fate(params)
         job = _Job(dict(params), fate, fate.polls, datetime.now(UTC))
         _start_job(job)
@@ -230,7 +232,7 @@ def refuse_create(params: Mapping[str, Any]) -> ClientError | None:
     """What SageMaker refuses in a CreateTrainingJob and moto lets through: a name already taken
     (SageMaker's names are unique per account and Region for ever, moto overwrites the job), and the
     maxima and patterns of SageMaker's model that botocore does not check (``Tags`` at most 50, ...).
-    Called with moto's lock-free view: the caller holds no lock that moto needs."""
+    Hold ``_MOTO_LOCK`` around this and the create, so that the name is checked and taken at once."""
     from moto.sagemaker.models import sagemaker_backends
 
     name = params.get("TrainingJobName", "")
