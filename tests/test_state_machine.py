@@ -382,7 +382,8 @@ def parent_events(mode: str, generations: int, succeeded: int, failed: int) -> i
 
 @pytest.mark.parametrize("mode", [DISTRIBUTED, INLINE])
 def test_three_generations_find_the_best_trial(loop: Loop, mode: str) -> None:
-    emulator = loop.fresh(SageMakerEmulator(known_metric))
+    # Jobs stay in progress until three run at once: that many do, whatever the machine's load.
+    emulator = loop.fresh(SageMakerEmulator(known_metric, gate=3))
     request = digits_request(f"sm-best-{mode.lower()}", **limits(9, 3))
     (execution,) = loop.run(request, mode)
     assert execution["status"] == "SUCCEEDED", execution
@@ -762,8 +763,11 @@ def test_the_ga_example_runs_at_most_max_parallel_jobs_at_once(loop: Loop) -> No
     request = json.loads((EXAMPLES / "digits" / "ga.json").read_text())
     request["HyperParameterTuningJobName"] = "sm-ga-example"
     request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 12
+    # Jobs stay in progress until all six of a generation run at once, or 3 s have passed: with
+    # MaxConcurrency at 2, two do; handed 6, six would.
     emulator = loop.fresh(SageMakerEmulator(lambda params: JobFate(
-        metrics={OBJECTIVE: accuracy({"activation": "relu", **params["HyperParameters"]})}, polls=3)))
+        metrics={OBJECTIVE: accuracy({"activation": "relu", **params["HyperParameters"]})}, polls=1),
+        gate=6, gate_seconds=3.0))
     (execution,) = loop.run(request)
     assert execution["status"] == "SUCCEEDED", execution
     proposed = [i.result for i in loop.harness.invocations if i.function == "byohpo-propose" and i.result]
