@@ -105,8 +105,8 @@ def test_an_inline_map_runs_at_most_40_iterations_at_once(harness: SfnHarness) -
     """"In this mode, the Map state supports up to 40 concurrent iterations"
     (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-asl-use-map-state-inline.html):
     MaxConcurrency 0 (no limit) and 60 both run 40 at a time."""
-    harness.sagemaker = emulator = SageMakerEmulator(lambda params: JobFate(polls=2), gate=60,
-                                                     gate_seconds=2.0)
+    # Jobs stay in progress until 40 run at once: 40 do; were there no cap, the other 20 would join.
+    harness.sagemaker = emulator = SageMakerEmulator(lambda params: JobFate(polls=2), gate=40)
     train = {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
              "Parameters": {"TrainingJobName.$": "States.Format('harness-inline-{}', $.i)",
                             "RoleArn": "arn:aws:iam::123456789012:role/r",
