@@ -151,7 +151,7 @@ class MapIteration:
         if name == "States.MathAdd":
             return int(args[0]) + int(args[1])
         if name == "States.MathRandom":
-            return self.random.randint(int(args[0]), int(args[1]) - 1)
+            return self.random.randint(int(args[0]), int(args[1]))  # both ends, as moto draws them
         if name == "States.ArrayGetItem":
             if not 0 <= int(args[1]) < len(args[0]):
                 raise RuntimeFailure("States.ArrayGetItem index out of range")
