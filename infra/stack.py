@@ -106,7 +106,7 @@ LAMBDA_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Evaluate": {
         "table": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"),  # record each outcome
-        "training_jobs": ("sagemaker:DescribeTrainingJob",),  # a job the Map has no result for
+        "training_jobs": ("sagemaker:DescribeTrainingJob",),  # every job: its status, metrics, times
         "training_logs": ("logs:DescribeLogStreams", "logs:GetLogEvents"),  # metrics the job did not report
         "algorithms": ("sagemaker:DescribeAlgorithm",),  # an AlgorithmName's metric regexes, for those logs
     },

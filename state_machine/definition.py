@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from state_machine.training import TRAINING_ROLE_PATH, item_processor
+from state_machine.training import ITEM_SELECTOR, TRAINING_ROLE_PATH, item_processor
 
 LAMBDA_RESOURCE = "arn:aws:states:::lambda:invoke"
 START_EXECUTION_RESOURCE = "arn:aws:states:::states:startExecution"
@@ -53,8 +53,16 @@ FINALIZE_ERROR, RUN_FAILED, CLAIMED = "Finalize after error", "Run failed", "Cla
 #: History events of the parent execution, by map mode: a generation (Propose, its Choice, the Map,
 #: Evaluate, its Choice), each trial's Map iteration (0 in a Distributed Map: its child execution has
 #: its own history), a ``wait`` round, Start with ExecutionStarted, and the end (Finalize or
-#: StartExecution, Succeed, ExecutionSucceeded). Measured from moto's histories by the tests and
-#: ``tests/benchmarks/history_events.py``; every Lambda or SageMaker retry adds 3 more.
+#: StartExecution, Succeed, ExecutionSucceeded). Each state type writes the events the HistoryEvent
+#: reference lists for it (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html):
+#: a Task ``<type>StateEntered``, TaskScheduled, TaskStarted, (TaskSubmitted for ``.sync``),
+#: TaskSucceeded or TaskFailed, ``StateExited``; a Choice, Pass or Wait its Entered and Exited; a Map
+#: MapStateEntered, MapStateStarted, MapStateSucceeded, MapStateExited, and MapRunStarted/Succeeded
+#: in Distributed mode or MapIterationStarted/Succeeded per inline iteration. So a generation is
+#: 5 + 2 + 4 (6) + 5 + 2, an inline iteration 2 + 2 + 6 + 2 + 2 (completed: Choice, Task, Choice,
+#: Pass; failed, the same states), ``tests/test_state_machine.py`` derives them from the definition
+#: and the documented events, and moto's histories agree. Every Lambda or SageMaker retry adds 3 more
+#: (TaskScheduled, TaskStarted, TaskFailed), a throttled create's round 13 in an inline Map.
 EVENT_COSTS: dict[str, dict[str, int]] = {
     "DISTRIBUTED": {"start": 6, "generation": 20, "succeeded_job": 0, "failed_job": 0, "wait": 9,
                     "finish": 8},
@@ -101,8 +109,10 @@ def build_definition(*, start_fn: str, propose_fn: str, evaluate_fn: str, finali
             resolve them: CDK tokens, or ``${StartFunctionArn}``-style placeholders for
             ``DefinitionSubstitutions``.
         sagemaker_role_arn_path_or_value: the training jobs' role: a JSONPath into the iteration's
-            input (default ``$.training.RoleArn``, the request's ``RoleArn``) or a role ARN that every
-            job gets whatever the request says.
+            input (default ``$.training.RoleArn``, the request's ``RoleArn``, which Start checks against
+            the roles the stack may pass, ``BYOHPO_PASSABLE_ROLES``), or a role ARN that every job gets
+            whatever the request says. A fixed role is handed to Start as ``training_role``: Start then
+            checks and reports that role, and the request's own ``RoleArn`` is not used.
         map_mode: ``DISTRIBUTED`` (default: any number of jobs at once, each trial a child execution
             with its own history, none of its events in the parent's) or ``INLINE`` (at most 40 at
             once; every iteration's 14 events go into the parent's history, so Evaluate's estimate must
@@ -120,24 +130,30 @@ def build_definition(*, start_fn: str, propose_fn: str, evaluate_fn: str, finali
 
     train: dict[str, Any] = {
         "Type": "Map",
-        "Comment": "One training job per trial, at most MaxParallelTrainingJobs at once",
-        "ItemsPath": "$.trials",
-        "ItemSelector": {"trial.$": "$$.Map.Item.Value", "training.$": "$.training"},
+        "Comment": "One training job per trial, at most MaxParallelTrainingJobs at once; the results "
+                   "replace the jobs Propose handed out, so the output never holds both (256 KiB)",
+        "ItemsPath": "$.jobs.trials",
+        "ItemSelector": copy.deepcopy(ITEM_SELECTOR),
         "MaxConcurrencyPath": "$.max_parallel",
         "ItemProcessor": item_processor(role=role, mode=map_mode),
-        "ResultPath": "$.results",
+        "ResultPath": "$.jobs",
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FINALIZE_ERROR}],
         "Next": EVALUATE,
     }
     if map_mode == "DISTRIBUTED":
-        # Each iteration catches every error, so a child execution fails only when Step Functions
-        # itself gives up on it; the generation goes on and Evaluate settles that trial from SageMaker.
+        # Each iteration catches every error it can, so a child execution fails only on what no Catch
+        # handles (States.Runtime, a payload over its quota, a stop by hand); the generation goes on and
+        # Evaluate settles that trial from SageMaker.
         train.update(Label=MAP_LABEL, ToleratedFailurePercentage=100)
 
-    evaluate_payload = {"run.$": "$.run", "generation.$": "$.generation", "results.$": "$.results",
+    # $.jobs: the Map's results, or [] in Evaluate's own output when a Wait loops back to it.
+    start_payload: dict[str, Any] = {"input.$": "$", "execution.$": "$$.Execution.Id"}
+    if not role.startswith("$"):
+        start_payload["training_role"] = role
+    evaluate_payload = {"run.$": "$.run", "generation.$": "$.generation", "results.$": "$.jobs",
                         "event_costs": dict(EVENT_COSTS[map_mode])}
     states: dict[str, Any] = {
-        START: lambda_task(start_fn, {"input.$": "$", "execution.$": "$$.Execution.Id"}, PROPOSE),
+        START: lambda_task(start_fn, start_payload, PROPOSE),
         PROPOSE: lambda_task(propose_fn, {"run.$": "$.run"}, ANYTHING_TO_TRAIN, catch=_catch_errors()),
         ANYTHING_TO_TRAIN: {
             "Type": "Choice",

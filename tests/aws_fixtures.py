@@ -1,9 +1,9 @@
 """Shared AWS fixtures for the handler tests: moto serving DynamoDB (the store's own table definition),
-S3, SageMaker, CloudWatch Logs and Step Functions; tuning requests; and a stand-in for the Map state
-that creates each trial's training job in moto and returns the trimmed result the state machine would.
+S3, SageMaker, CloudWatch Logs and Step Functions; tuning requests; and the Map state of the
+synthesized definition run in process (:func:`run_map`), each trial's training job created in moto.
 
-moto's training jobs complete at once and report a fake ``FinalMetricDataList``, so the results built
-here carry metrics that are a known function of the hyperparameters (:func:`accuracy`); a test asks
+moto's training jobs complete at once and report a fake ``FinalMetricDataList``; the emulator makes
+them report metrics that are a known function of the hyperparameters (:func:`accuracy`); a test asks
 for failures by trial.
 
 Import with ``from aws_fixtures import ...``; each test module wraps :func:`moto_aws` in its own
@@ -13,6 +13,7 @@ Import with ``from aws_fixtures import ...``; each test module wraps :func:`moto
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import threading
@@ -20,18 +21,17 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
 from byohpo import aws
 from byohpo.aws.logs import LOG_GROUP
-from byohpo.aws.training import create_training_job_params
 from byohpo.store.base import Store
 from byohpo.store.dynamodb import DynamoDBStore, table_definition
 from byohpo.store.sqlite import SQLiteStore
@@ -40,6 +40,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 TABLE = "byohpo-handlers-test"
 BUCKET = "byohpo-results-test"
+STACK = "byohpo-handlers-stack"  # BYOHPO_STACK: tagged byohpo:stack on every job
 DATA = Path(__file__).parent / "data"
 EXAMPLES = Path(__file__).parent.parent / "examples"
 OBJECTIVE = "validation:accuracy"
@@ -87,10 +88,10 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch, store: str = "dynamodb") -> Iterat
     """
     for var, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                        "AWS_SECRET_ACCESS_KEY": "testing", "BYOHPO_TABLE": TABLE,
-                       "BYOHPO_BUCKET": BUCKET}.items():
+                       "BYOHPO_BUCKET": BUCKET, "BYOHPO_STACK": STACK}.items():
         monkeypatch.setenv(var, value)
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
-                "BYOHPO_EVENT_BUDGET", "BYOHPO_RESULTS_PREFIX"):
+                "BYOHPO_EVENT_BUDGET", "BYOHPO_RESULTS_PREFIX", "BYOHPO_PASSABLE_ROLES"):
         monkeypatch.delenv(var, raising=False)
     # moto handles requests from several threads without a lock (a cancelled DynamoDB transaction
     # restores a snapshot of the table, undoing a racing thread's write); real services serialize
@@ -163,59 +164,83 @@ def accuracy(hyperparameters: Mapping[str, str]) -> float:
     return 0.97 - 0.05 * x * x - 0.1 * y * y + (0.01 if hyperparameters.get("activation") == "tanh" else 0.0)
 
 
-# -- the Map, played by the test -----------------------------------------------------------------
+# -- the Map, run from the synthesized definition --------------------------------------------------
 
-#: How a test wants one trial to end: None (completes), "failed" (the job fails: a trimmed result with
-#: TrainingJobStatus Failed), "caught" (the Map caught an error: no job), "sync-failed" (the .sync task
-#: failed with the job's description as its Cause), "no-metric" (completes, objective only in logs).
+#: How a test wants one trial to end: None (completes, its metric in FinalMetricDataList), "failed"
+#: (the job fails), "caught" (SageMaker refuses the create: a validation error, not retried),
+#: "capacity" (SageMaker has no instances: refused through every retry), "no-metric" (completes, the
+#: objective only in its logs), "silent" (completes, no objective anywhere), "in-use" (the create went
+#: through but its answer was lost: the retried create finds the name in use; the job runs on).
 Fate = str | None
+#: The cause of a "caught" create, as the optimized integration reports a ValidationException.
+CAUGHT_CAUSE = ("Could not assume role arn:aws:iam::123456789012:role/missing. Please ensure that the role "
+                "exists and allows principal 'sagemaker.amazonaws.com' to assume the role. (Service: "
+                "AmazonSageMaker; Status Code: 400; Error Code: ValidationException; Request ID: "
+                "4d1c5a0c-0000-4000-8000-000000000000; Proxy: null)")
+CAPACITY_CAUSE = ("The account-level service limit 'ml.m5.large for training job usage' is 2 Instances, with "
+                  "current utilization of 2 Instances and a request delta of 1 Instances. (Service: "
+                  "AmazonSageMaker; Status Code: 400; Error Code: ResourceLimitExceeded)")
+
+
+@functools.cache
+def synthesized_map_state() -> dict[str, Any]:
+    """The Map state of the state machine the CDK stack synthesizes (exactly as deployed)."""
+    from stack_fixture import state_machine_definition
+
+    definition = json.loads(state_machine_definition().text)
+    (state,) = [s for s in definition["States"].values() if s["Type"] == "Map"]
+    return state
 
 
 def run_map(env: AwsEnv, proposed: Mapping[str, Any], *,
             fate: Callable[[Mapping[str, Any]], Fate] = lambda trial: None,
             metric: Callable[[Mapping[str, str]], float] = accuracy,
-            objective: str = OBJECTIVE, create: bool = True) -> list[dict[str, Any]]:
-    """What the Map state returns for Propose's output: each trial's job created in moto from the
-    shared ``training`` fields plus its name and hyperparameters, and the iteration's trimmed result.
-    ``create=False`` skips moto (hundreds of jobs) and makes up the description of a completed job."""
-    results = []
-    for item in proposed["trials"]:
+            objective: str = OBJECTIVE) -> list[dict[str, Any]]:
+    """What the Map state returns for Propose's output: the synthesized definition's Map iteration run
+    item by item (``map_iteration``), its training task creating each job in moto's SageMaker
+    (through ``sfn_harness``'s emulator: names unique, the model's maxima enforced), the job ending as
+    ``fate`` says."""
+    from map_iteration import MapIteration, TaskFailed
+    from sfn_harness import JobFate, SageMakerEmulator, as_sfn_json, integration_error, refuse_create
+
+    items = {t["job_name"]: t for t in proposed["jobs"]["trials"]}
+
+    def job_fate(params: Mapping[str, Any]) -> JobFate:
+        item = items[params["TrainingJobName"]]
         how = fate(item)
-        name = item["job_name"]
-        if how == "caught":
-            results.append({"trial_id": item["trial_id"], "Error": "SageMaker.ResourceLimitExceededException",
-                            "Cause": "The account-level service limit 'ml.m5.large for training job usage' "
-                                     "is 2 Instances"})
-            continue
-        if create:
-            env.sagemaker.create_training_job(**create_training_job_params(proposed["training"], name,
-                                                                           item["hyperparameters"]))
-            desc = env.sagemaker.describe_training_job(TrainingJobName=name)
-        else:
-            moment = datetime.now(UTC)
-            desc = {"TrainingJobName": name, "TrainingJobStatus": "Completed", "TrainingStartTime": moment,
-                    "TrainingEndTime": moment, "FinalMetricDataList": []}
-        value = metric(item["hyperparameters"])
-        final = [{"MetricName": objective, "Value": value, "Timestamp": time.time() * 1000}]
-        result = {"trial_id": item["trial_id"], "TrainingJobName": desc["TrainingJobName"],
-                  "TrainingJobStatus": desc["TrainingJobStatus"], "FinalMetricDataList": final,
-                  "TrainingStartTime": desc["TrainingStartTime"].timestamp() * 1000,
-                  "TrainingEndTime": desc["TrainingEndTime"].timestamp() * 1000 + 61_500}
         if how == "failed":
-            result.update(TrainingJobStatus="Failed", FinalMetricDataList=[],
-                          FailureReason=f"AlgorithmError: trial {item['trial_id']} ran out of memory")
-        elif how == "sync-failed":
-            description = {"TrainingJobName": name, "TrainingJobStatus": "Failed",
-                           "FailureReason": "ClientError: unable to download data from S3"}
-            result = {"trial_id": item["trial_id"], "Error": "States.TaskFailed",
-                      "Cause": json.dumps(description)}
-        elif how == "no-metric":
-            # moto's fake list, without the objective (its timestamps as Step Functions writes them)
-            result["FinalMetricDataList"] = [dict(m, Timestamp=m["Timestamp"].timestamp() * 1000)
-                                             for m in desc["FinalMetricDataList"]]
-            write_training_log(env, name, value)
-        results.append(result)
-    return results
+            return JobFate(status="Failed", failure_reason=f"AlgorithmError: trial {item['trial_id']} ran "
+                                                           "out of memory")
+        if how == "no-metric":
+            return JobFate(metrics={"train:progress": 100.0})
+        if how == "silent":
+            return JobFate(metrics={})
+        return JobFate(metrics={objective: metric(item["hyperparameters"])})
+
+    emulator = SageMakerEmulator(job_fate)
+
+    def task(params: dict[str, Any]) -> Any:
+        name = params["TrainingJobName"]
+        how = fate(items[name]) if name in items else None
+        if how == "caught":
+            raise TaskFailed("SageMaker.AmazonSageMakerException", CAUGHT_CAUSE)
+        if how == "capacity":
+            raise TaskFailed("SageMaker.ResourceLimitExceededException", CAPACITY_CAUSE)
+        try:
+            emulator._create(env.sagemaker, params)
+        except ClientError as exc:
+            raise TaskFailed(*integration_error(exc)) from exc
+        if how == "in-use":
+            raise TaskFailed(*integration_error(refuse_create(params)))
+        emulator.end(name, env.sagemaker, env.logs)
+        if how == "no-metric":
+            write_training_log(env, name, metric(items[name]["hyperparameters"]))
+        desc = as_sfn_json(env.sagemaker.describe_training_job(TrainingJobName=name))
+        if desc["TrainingJobStatus"] != "Completed":  # .sync: the job's description is the cause
+            raise TaskFailed("States.TaskFailed", json.dumps(desc, separators=(",", ":")))
+        return desc
+
+    return MapIteration(synthesized_map_state(), task).run(proposed)
 
 
 def write_training_log(env: AwsEnv, job_name: str, value: float, *, streams: int = 2,
@@ -234,11 +259,3 @@ def write_training_log(env: AwsEnv, job_name: str, value: float, *, streams: int
         env.logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream, logEvents=events)
 
 
-def payload_bytes(value: Any) -> int:
-    """The size Step Functions counts for a state's input or output: its JSON text in UTF-8 (with the
-    default separators, a few percent above the compact form)."""
-    return len(json.dumps(value).encode("utf-8"))
-
-
-#: Step Functions' limit on a state's input or output.
-PAYLOAD_LIMIT = 256 * 1024

@@ -54,6 +54,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common import parargs
+from moto.stepfunctions.parser.asl.component.common.error_name import error_equals_decl
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -65,11 +67,19 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 )
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state import state as moto_state
+from moto.stepfunctions.parser.asl.component.state.exec.state_map import item_selector
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+    inline_item_processor,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
     lambda_eval_utils,
     state_task_factory,
+    state_task_lambda,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service,
     state_task_service_callback,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
@@ -156,9 +166,10 @@ class SageMakerEmulator:
         self.in_flight = 0
         self.max_in_flight = 0
 
-    def fail_creates(self, *errors: tuple[str, str]) -> None:
+    def fail_creates(self, *errors: tuple[str, str] | None) -> None:
         """The next CreateTrainingJob calls, one per ``(error, cause)``, fail before any job exists,
-        with that Step Functions error name (``SageMaker.ThrottlingException``, ...)."""
+        with that Step Functions error name (``SageMaker.ThrottlingException``, ...); a None lets its
+        call through."""
         with self._lock:
             self._errors.extend(errors)
 
@@ -176,10 +187,17 @@ class SageMakerEmulator:
         name = params.get("TrainingJobName", "")
         with self._lock:
             error = self._errors.pop(0) if self._errors else None
-            self.create_calls.append((name, error[0] if error else None))
         if error:
+            with self._lock:
+                self.create_calls.append((name, error[0]))
             raise InjectedError(*error)
-        response = client.create_training_job(**params)
+        with _MOTO_LOCK:  # the name checked and taken at once, as SageMaker does
+            refused = refuse_create(params)
+            response = None if refused else client.create_training_job(**params)
+        with self._lock:
+            self.create_calls.append((name, refused.response["Error"]["Code"] if refused else None))
+        if refused is not None:
+            raise refused
         fate = self.fate(params)
         job = _Job(dict(params), fate, fate.polls, datetime.now(UTC))
         _start_job(job)
@@ -208,6 +226,77 @@ class SageMakerEmulator:
         if self.gate is None or self.max_in_flight >= self.gate:
             return False
         return time.monotonic() - (self._first_create or 0.0) < self.gate_seconds
+
+
+def refuse_create(params: Mapping[str, Any]) -> ClientError | None:
+    """What SageMaker refuses in a CreateTrainingJob and moto lets through: a name already taken
+    (SageMaker's names are unique per account and Region for ever, moto overwrites the job), and the
+    maxima and patterns of SageMaker's model that botocore does not check (``Tags`` at most 50, ...).
+    Hold ``_MOTO_LOCK`` around this and the create, so that the name is checked and taken at once."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    name = params.get("TrainingJobName", "")
+    with _MOTO_LOCK:
+        taken = name in sagemaker_backends[ACCOUNT][REGION].training_jobs
+    if taken:
+        arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{name.lower()}"
+        return _client_error("ResourceInUse", "Training job names must be unique within an AWS account and "
+                                              f"region, and a training job with this name already exists "
+                                              f"({arn})")
+    problems = model_violations(params, _create_training_job_shape())
+    if problems:
+        return _client_error("ValidationException", f"{len(problems)} validation error"
+                             f"{'s' * (len(problems) != 1)} detected: " + "; ".join(problems))
+    return None
+
+
+def model_violations(value: Any, shape: Any, path: str = "") -> list[str]:
+    """SageMaker's messages for ``value``'s breaches of the maxima and patterns in botocore's model."""
+    out: list[str] = []
+    meta, kind = shape.metadata, shape.type_name
+    if kind == "structure" and isinstance(value, Mapping):
+        for key, member in shape.members.items():
+            if key in value:
+                out += model_violations(value[key], member, f"{path}.{key}" if path else key)
+    elif kind in ("list", "map") and isinstance(value, list | Mapping):
+        if len(value) > meta.get("max", len(value)):
+            out.append(f"Value at '{path}' failed to satisfy constraint: Member must have length less than "
+                       f"or equal to {meta['max']}")
+        items = enumerate(value) if kind == "list" else value.items()
+        for key, item in items:
+            if kind == "map":
+                out += model_violations(key, shape.key, f"{path}.{key}")
+            out += model_violations(item, shape.member if kind == "list" else shape.value,
+                                    f"{path}[{key}]" if kind == "list" else f"{path}.{key}")
+    elif kind == "string" and isinstance(value, str):
+        if len(value) > meta.get("max", len(value)):
+            out.append(f"Value at '{path}' failed to satisfy constraint: Member must have length less than "
+                       f"or equal to {meta['max']}")
+        try:
+            pattern = re.compile(meta["pattern"]) if meta.get("pattern") else None
+        except re.error:  # Java's \p{...} classes: not checked here
+            pattern = None
+        if pattern is not None and not pattern.fullmatch(value):
+            out.append(f"Value '{value[:60]}' at '{path}' failed to satisfy constraint: Member must satisfy "
+                       f"regular expression pattern: {meta['pattern']}")
+    elif kind in ("integer", "long") and isinstance(value, int) and value > meta.get("max", value):
+        out.append(f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have value less "
+                   f"than or equal to {meta['max']}")
+    return out
+
+
+@functools.cache
+def _create_training_job_shape() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("sagemaker").operation_model(
+        "CreateTrainingJob").input_shape
+
+
+def _client_error(code: str, message: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message},
+                        "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": str(uuid.uuid4())}},
+                       "CreateTrainingJob")
 
 
 class InjectedError(Exception):
@@ -267,6 +356,22 @@ def _as_sfn_json(value: Any) -> Any:
     return value
 
 
+def integration_error(exc: ClientError) -> tuple[str, str]:
+    """A SageMaker API error as the optimized integration reports it: modelled errors by their class,
+    the rest (ValidationException, ThrottlingException) as AmazonSageMakerException, the real code in
+    the cause."""
+    code = exc.response["Error"]["Code"].removesuffix("Exception")
+    error = f"SageMaker.{code}Exception" if code in _MODELLED_ERRORS else "SageMaker.AmazonSageMakerException"
+    cause = (f"{exc.response['Error'].get('Message', '')} (Service: AmazonSageMaker; Status Code: 400; "
+             f"Error Code: {exc.response['Error']['Code']}; Request ID: {uuid.uuid4()}; Proxy: null)")
+    return error, cause
+
+
+def as_sfn_json(value: Any) -> Any:
+    """A botocore response as Step Functions hands it on: JSON, timestamps in epoch milliseconds."""
+    return _as_sfn_json(value)
+
+
 class _SageMakerTask(StateTaskServiceCallback):
     """``arn:aws:states:::sagemaker:createTrainingJob(.sync)`` on moto's SageMaker. moto's callback
     base releases a task-token endpoint after every ``.sync`` task, so the pattern is declared too."""
@@ -321,13 +426,7 @@ class _SageMakerTask(StateTaskServiceCallback):
         if isinstance(ex, InjectedError):
             return self._task_failed(env, CustomErrorName(ex.error), ex.error, ex.cause)
         if isinstance(ex, ClientError):
-            # As the optimized integration names them: modelled errors by their class, the rest
-            # (ValidationException, ThrottlingException) AmazonSageMakerException.
-            code = ex.response["Error"]["Code"].removesuffix("Exception")
-            error = (f"SageMaker.{code}Exception" if code in _MODELLED_ERRORS
-                     else "SageMaker.AmazonSageMakerException")
-            cause = (f"{ex.response['Error'].get('Message', '')} (Service: AmazonSageMaker; Status Code: "
-                     f"400; Error Code: {ex.response['Error']['Code']})")
+            error, cause = integration_error(ex)
             return self._task_failed(env, CustomErrorName(error), error, cause)
         return super()._from_error(env=env, ex=ex)
 
@@ -349,6 +448,147 @@ class _StartExecutionTask(StateTaskServiceSfn):
         return None
 
     _harness: SfnHarness
+
+
+# -- what AWS enforces and moto does not ---------------------------------------------------------
+
+#: Step Functions' quota on a state's input and output, and on a task's result: 256 KiB of UTF-8 JSON
+#: (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
+PAYLOAD_LIMIT = 256 * 1024
+#: An inline Map runs at most 40 iterations at once, whatever its MaxConcurrency says: "In this mode,
+#: the Map state supports up to 40 concurrent iterations"
+#: (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-asl-use-map-state-inline.html).
+INLINE_MAP_CONCURRENCY = 40
+#: What ``States.ALL`` does not catch: "This error type can't catch the States.DataLimitExceeded
+#: terminal error type and runtime error types"
+#: (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+UNCATCHABLE = (StatesErrorNameType.StatesStatesDataLimitExceeded, StatesErrorNameType.StatesRuntime)
+DATA_LIMIT_EXCEEDED = StatesErrorNameType.StatesStatesDataLimitExceeded.to_name()
+
+
+def payload_bytes(value: Any) -> int:
+    """A state's input or output as the quota counts it: its JSON in UTF-8 (moto's measure, default
+    separators, a few percent above the compact form: if anything, stricter than AWS)."""
+    return len(json.dumps(value).encode("utf-8"))
+
+
+def _state_name(env: Any) -> str:
+    state = env.states.context_object.context_object_data.get("State") or {}
+    return str(state.get("Name", "?"))
+
+
+def _data_limit(env: Any, what: str, size: int) -> FailureEventException:
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails
+
+    cause = (f"{what} is {size:,} bytes, above the {PAYLOAD_LIMIT:,} Step Functions allows (emulated by "
+             "tests/sfn_harness.py)")
+    return FailureEventException(failure_event=FailureEvent(
+        env=env, error_name=StatesErrorName(typ=StatesErrorNameType.StatesStatesDataLimitExceeded),
+        event_type=HistoryEventType.ExecutionFailed,
+        event_details=EventDetails(executionFailedEventDetails=ExecutionFailedEventDetails(
+            error=DATA_LIMIT_EXCEEDED, cause=cause))))
+
+
+class PayloadSizes:
+    """The largest size seen of each state's input, parameters, output and task result, by
+    ``"<state>: <what>"``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.largest: dict[str, int] = {}
+
+    def record(self, key: str, size: int) -> None:
+        with self._lock:
+            self.largest[key] = max(size, self.largest.get(key, 0))
+
+    def clear(self) -> None:
+        with self._lock:
+            self.largest.clear()
+
+    def top(self) -> tuple[str, int]:
+        with self._lock:
+            return max(self.largest.items(), key=lambda kv: kv[1], default=("", 0))
+
+
+@contextlib.contextmanager
+def _aws_limits(sizes: PayloadSizes) -> Iterator[None]:
+    """moto with Step Functions' payload quota on every state's input, its Parameters or ItemSelector
+    output, its result and its output (``States.DataLimitExceeded``), ``States.ALL`` not catching
+    that error nor ``States.Runtime``, a failed Map iteration's ``States.*`` error reported by its name,
+    and an inline Map at most 40 iterations at once."""
+    common = moto_state.CommonStateField
+    originals = (error_equals_decl.ErrorEqualsDecl._eval_body, common._eval_body, common._verify_size_quota,
+                 state_task_lambda.StateTaskLambda._verify_size_quota,
+                 state_task_service.StateTaskService._verify_size_quota, parargs.Parargs._eval_body,
+                 item_selector.ItemSelector._eval_body, inline_item_processor.InlineItemProcessor._eval_body)
+    (equals_body, state_body, _, _, _, parargs_body, selector_body, inline_body) = originals
+
+    def error_equals(self: Any, env: Any) -> None:
+        error = env.stack[-1]
+        if (self._STATE_ALL_ERROR in self.error_names and isinstance(error, StatesErrorName)
+                and error.typ in UNCATCHABLE):
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        equals_body(self, env)
+
+    def check(env: Any, what: str, value: Any) -> None:
+        size = payload_bytes(value)
+        sizes.record(f"{_state_name(env)}: {what}", size)
+        if size > PAYLOAD_LIMIT:
+            raise _data_limit(env, f"the {what} of state {_state_name(env)!r}", size)
+
+    def state_eval(self: Any, env: Any) -> None:
+        check(env, "input", env.states.get_input())
+        state_body(self, env)
+        if env.is_running():
+            check(env, "output", env.states.get_input())  # the next state's input, now
+
+    def verify_output(self: Any, env: Any, value: Any) -> None:
+        check(env, "output", value)
+
+    def verify_result(self: Any, env: Any, value: Any) -> None:
+        check(env, "result", value)
+
+    def parameters(self: Any, env: Any) -> None:
+        parargs_body(self, env)
+        check(env, "parameters", env.stack[-1])
+
+    def selector(self: Any, env: Any) -> None:
+        selector_body(self, env)
+        check(env, "item selector output", env.stack[-1])
+
+    def error_name(error_name: str) -> Any:
+        # A failed iteration's error as the Map reports it: moto makes every name a custom one and
+        # refuses the reserved States.* names (States.DataLimitExceeded became States.Runtime).
+        if error_name.startswith("States."):
+            return StatesErrorName.from_name(error_name)
+        return CustomErrorName(error_name=error_name)
+
+    def inline(self: Any, env: Any) -> None:
+        eval_input = env.stack[-1]
+        if not 0 < eval_input.max_concurrency <= INLINE_MAP_CONCURRENCY:
+            eval_input.max_concurrency = INLINE_MAP_CONCURRENCY
+        inline_body(self, env)
+
+    error_equals_decl.ErrorEqualsDecl._eval_body = error_equals
+    common._eval_body = state_eval
+    common._verify_size_quota = verify_output
+    state_task_lambda.StateTaskLambda._verify_size_quota = verify_result
+    state_task_service.StateTaskService._verify_size_quota = verify_result
+    parargs.Parargs._eval_body = parameters
+    item_selector.ItemSelector._eval_body = selector
+    inline_item_processor.InlineItemProcessor._eval_body = inline
+    iteration_worker.CustomErrorName = error_name
+    try:
+        yield
+    finally:
+        iteration_worker.CustomErrorName = CustomErrorName
+        (error_equals_decl.ErrorEqualsDecl._eval_body, common._eval_body, common._verify_size_quota,
+         state_task_lambda.StateTaskLambda._verify_size_quota,
+         state_task_service.StateTaskService._verify_size_quota, parargs.Parargs._eval_body,
+         item_selector.ItemSelector._eval_body,
+         inline_item_processor.InlineItemProcessor._eval_body) = originals
 
 
 # -- Lambda ----------------------------------------------------------------------------------------
@@ -401,6 +641,8 @@ class SfnHarness:
         self.wait_scale = wait_scale
         self._setup = setup
         self.invocations: list[Invocation] = []
+        #: The largest payload of each state seen, by "<state>: <input|parameters|result|output>".
+        self.payload_sizes = PayloadSizes()
         self.retry_sleeps: list[float] = []
         self.wait_sleeps: list[float] = []
         self._lambda_errors: dict[str, list[str]] = {}
@@ -416,6 +658,7 @@ class SfnHarness:
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True},
                                              "lambda": {"use_docker": False}}))
         stack.enter_context(self._patched())
+        stack.enter_context(_aws_limits(self.payload_sizes))
         self._stack = stack
         try:
             self.client("logs").create_log_group(logGroupName=TRAINING_LOG_GROUP)
@@ -699,9 +942,9 @@ def map_bodies(events: Sequence[Mapping[str, Any]]) -> list[int]:
 FUNCTIONS = ("Start", "Propose", "Evaluate", "Finalize")
 ENVIRONMENT = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                "AWS_SECRET_ACCESS_KEY": "testing", "BYOHPO_TABLE": "byohpo-sfn-test",
-               "BYOHPO_BUCKET": "byohpo-sfn-results"}
+               "BYOHPO_BUCKET": "byohpo-sfn-results", "BYOHPO_STACK": "byohpo-sfn-stack"}
 UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
-         "BYOHPO_EVENT_BUDGET", "BYOHPO_RESULTS_PREFIX")
+         "BYOHPO_EVENT_BUDGET", "BYOHPO_RESULTS_PREFIX", "BYOHPO_PASSABLE_ROLES")
 
 
 def function_name(name: str) -> str:
@@ -731,6 +974,7 @@ class Loop:
         self.harness.invocations.clear()
         self.harness.retry_sleeps.clear()
         self.harness.wait_sleeps.clear()
+        self.harness.payload_sizes.clear()
         return emulator
 
     def run(self, request: Mapping[str, Any], machine: str | None = None,
@@ -754,6 +998,16 @@ class Loop:
 
     def substitutions(self) -> dict[str, str]:
         return {f"{n}FunctionArn": self.harness.function_arn(function_name(n)) for n in FUNCTIONS}
+
+    def empty_table(self) -> None:
+        """The table deleted and made again, empty (a stack destroyed and deployed again, or another
+        stack's table): SageMaker keeps every job."""
+        from byohpo import aws
+        from byohpo.store.dynamodb import table_definition
+
+        dynamodb = aws.clients().client("dynamodb")
+        dynamodb.delete_table(TableName=ENVIRONMENT["BYOHPO_TABLE"])
+        dynamodb.create_table(**table_definition(ENVIRONMENT["BYOHPO_TABLE"]))
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import botocore.session
 import pytest
@@ -24,15 +25,18 @@ from byohpo.aws.training import (
     ALWAYS_PRESENT,
     RUN_TAG,
     JobOutcome,
+    MapResult,
     check_training,
     create_training_job_params,
     describe_job,
     iso_timestamp,
-    outcome_of_result,
+    owned_by,
+    shape_limits,
     shared_training_fields,
 )
 from byohpo.errors import ValidationError
 from byohpo.request import parse_request
+from byohpo.store.records import RunRecord, TrialRecord
 
 CREATE = botocore.session.get_session().get_service_model("sagemaker").operation_model(
     "CreateTrainingJob").input_shape
@@ -146,24 +150,63 @@ def test_parameters_from_the_shared_fields_create_a_job_in_sagemaker(aws_env: Aw
 
 
 def test_what_a_map_result_says() -> None:
-    done = outcome_of_result({"trial_id": "g0000-t0000", "TrainingJobName": "r-g0-t0",
-                              "TrainingJobStatus": "Completed", "TrainingStartTime": 1_700_000_000_000,
-                              "TrainingEndTime": "2023-11-14T22:15:00Z",
-                              "FinalMetricDataList": [{"MetricName": "acc", "Value": 0.9, "Timestamp": 1},
-                                                      {"MetricName": "loss", "Value": "NaN"}]})
-    assert done == JobOutcome("Completed", "r-g0-t0", {"acc": 0.9}, None, "2023-11-14T22:13:20.000Z",
-                              "2023-11-14T22:15:00.000Z")
-    failed = outcome_of_result({"trial_id": "x", "TrainingJobName": "r-g0-t1", "TrainingJobStatus": "Failed",
-                                "FailureReason": "AlgorithmError: boom"})
-    assert (failed.status, failed.failure_reason, failed.finished) == ("Failed", "AlgorithmError: boom", True)
+    done = MapResult.parse({"trial_id": "g0000-t0000", "TrainingJobName": "r-g0-t0",
+                            "TrainingJobStatus": "Completed", "TrainingStartTime": 1_700_000_000_000,
+                            "TrainingEndTime": "2023-11-14T22:15:00Z"})
+    assert done == MapResult("g0000-t0000", "Completed", None, None, "2023-11-14T22:13:20.000Z",
+                             "2023-11-14T22:15:00.000Z")
+    assert not done.caught and not done.retry_later
+    caught = MapResult.parse({"trial_id": "g0000-t0001", "Error": "States.Timeout", "Cause": "x" * 5000})
+    assert caught.caught and not caught.retry_later
+    assert caught.reason().startswith("States.Timeout: xxx") and len(caught.reason()) == 1024
+    # An older definition's result: the job's description as the Cause of a failed .sync task.
     cause = json.dumps({"TrainingJobName": "r-g0-t2", "TrainingJobStatus": "Stopped",
-                        "FailureReason": "MaxRuntimeInSeconds reached",
-                        "FinalMetricDataList": [{"MetricName": "acc", "Value": 0.5}]})
-    stopped = outcome_of_result({"trial_id": "x", "Error": "States.TaskFailed", "Cause": cause})
-    assert (stopped.status, stopped.job_name, stopped.values) == ("Stopped", "r-g0-t2", {"acc": 0.5})
-    caught = outcome_of_result({"trial_id": "x", "Error": "States.Timeout", "Cause": "x" * 5000})
-    assert caught.status == "Error" and not caught.finished
-    assert caught.failure_reason.startswith("States.Timeout: xxx") and len(caught.failure_reason) == 1024
+                        "FailureReason": "MaxRuntimeInSeconds reached"})
+    old = MapResult.parse({"trial_id": "g0000-t0002", "Error": "States.TaskFailed", "Cause": cause})
+    assert old.reason() == "States.TaskFailed: MaxRuntimeInSeconds reached"
+    # What SageMaker could not take now, and what it never will.
+    throttled = "Rate exceeded (Service: AmazonSageMaker; Status Code: 400; Error Code: ThrottlingException)"
+    assert MapResult.parse({"trial_id": "g0000-t0000", "Error": "SageMaker.AmazonSageMakerException",
+                            "Cause": throttled}).retry_later
+    assert MapResult.parse({"trial_id": "g0000-t0000",
+                            "Error": "SageMaker.ResourceLimitExceededException"}).retry_later
+    denied = "User is not authorized (Error Code: AccessDeniedException)"
+    assert not MapResult.parse({"trial_id": "g0000-t0000", "Error": "SageMaker.AmazonSageMakerException",
+                                "Cause": denied}).retry_later
+    # No trial (a failed Distributed Map child), and malformed fields dropped, never raised.
+    for child in ({"Error": "States.Runtime", "Cause": "boom"}, None, "text", {"trial_id": "x"},
+                  {"trial_id": 7}):
+        assert MapResult.parse(child) is None
+    odd = MapResult.parse({"trial_id": "g0001-t0003", "TrainingJobStatus": ["Completed"],
+                           "TrainingEndTime": 1e20, "TrainingStartTime": True, "Error": 5, "Cause": {}})
+    assert odd == MapResult("g0001-t0003")
+
+
+def test_a_job_is_this_trials_only_when_created_after_its_run_with_its_hyperparameters() -> None:
+    run = RunRecord("r", {}, "fp", created_at="2024-05-01T12:00:00.000Z", token="abc123")
+    trial = TrialRecord.new("r", 0, 0, {"x": 1}, hyperparameters={"x": "1", "batch_size": "100"},
+                            job_name="r-abc123-g0-t0")
+    desc = {"TrainingJobName": "r-abc123-g0-t0", "HyperParameters": {"x": "1", "batch_size": "100"},
+            "CreationTime": datetime(2024, 5, 1, 12, 0, 5, tzinfo=UTC)}
+    assert owned_by(desc, trial, run) is None
+    # Within the clock skew allowed, and a naive datetime read as UTC: still the trial's.
+    assert owned_by({**desc, "CreationTime": datetime(2024, 5, 1, 11, 59, 30)}, trial, run) is None
+    earlier = owned_by({**desc, "CreationTime": datetime(2024, 5, 1, 11, 0, tzinfo=UTC)}, trial, run)
+    assert earlier.startswith("it was created at 2024-05-01T11:00:00.000Z, before this run")
+    other = owned_by({**desc, "HyperParameters": {"x": "2", "batch_size": "100"}}, trial, run)
+    assert other == "its hyperparameters are not this trial's"
+
+
+def test_createtrainingjob_maxima_and_patterns_botocore_leaves_out() -> None:
+    params = create_training_job_params(check_training(parse_request(full_definition())), "j-1",
+                                        {"learning_rate": "0.1", "num_epoch": "11", "activation": "tanh"})
+    assert shape_limits(params, CREATE) == []
+    params["Tags"] = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]
+    params["HyperParameters"]["long"] = "x" * 2501
+    params["TrainingJobName"] = "bad_name"
+    assert not ParamValidator().validate(params, CREATE).has_errors()  # what botocore lets through
+    assert sorted(path for path, _ in shape_limits(params, CREATE)) == [
+        "HyperParameters.long", "Tags", "TrainingJobName"]
 
 
 def test_timestamps_in_every_form_they_arrive_in() -> None:
@@ -173,3 +216,27 @@ def test_timestamps_in_every_form_they_arrive_in() -> None:
     assert iso_timestamp(1714564800123) == moment
     assert iso_timestamp("2024-05-01T14:00:00.123+02:00") == moment
     assert iso_timestamp("yesterday") is None and iso_timestamp(None) is None
+    # What no SageMaker job has: never an error, nothing recorded.
+    assert iso_timestamp(1e20) is None and iso_timestamp(float("inf")) is None
+    assert iso_timestamp(-1e15) is None
+    assert iso_timestamp("0001-01-01T00:00:00Z") is None and iso_timestamp(True) is None
+
+
+def test_validate_and_start_refuse_more_tags_than_a_job_takes_beside_byohpos(
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """``byohpo validate`` (and ``byohpo start``, which validates the same way first) name ``Tags`` with
+    the number allowed: SageMaker's 50 less byohpo's two."""
+    from byohpo.cli import main
+
+    raw = digits_request()
+    del raw["TrainingJobDefinition"]["Local"]  # a request for AWS: validate checks no local script
+    raw["Tags"] = [{"Key": f"team:{i}", "Value": "ml"} for i in range(49)]
+    path = tmp_path / "tags.json"
+    path.write_text(json.dumps(raw))
+    for command in ("validate", "start"):
+        assert main([command, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "Tags: at most 48 tags, not 49: byohpo adds byohpo:run and byohpo:stack" in err
+    raw["Tags"] = raw["Tags"][:48]
+    path.write_text(json.dumps(raw))
+    assert main(["validate", str(path)]) == 0

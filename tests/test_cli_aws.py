@@ -158,10 +158,13 @@ def test_start_refuses_an_invalid_request_naming_the_field(aws: Aws, tmp_path: P
 def test_start_uploads_a_request_above_the_input_limit(aws: Aws, tmp_path: Path) -> None:
     raw = request_raw("digits-large")
     definition = raw["TrainingJobDefinition"]
-    # Near the largest a definition gets: 98 static hyperparameters (2 are tuned; CreateTrainingJob takes
-    # 100) of up to 2,500 characters, 48 environment variables with names and values of 400.
-    definition["StaticHyperParameters"].update({f"note_{i}": "x" * 2500 for i in range(93)})
-    definition["Environment"] = {f"VAR_{i}_" + "K" * 400: "y" * 400 for i in range(48)}
+    # Large where a request can be large and still run: the training job's parameters within what a
+    # Map iteration holds (about 112 KB), and 27 more categorical ranges of 30 long values each, which
+    # travel only one value per trial.
+    definition["StaticHyperParameters"].update({f"note_{i}": "x" * 2500 for i in range(30)})
+    categorical = raw["HyperParameterTuningJobConfig"]["ParameterRanges"]["CategoricalParameterRanges"]
+    categorical += [{"Name": f"choice_{i}", "Values": [f"{j:03d}" + "v" * 250 for j in range(30)]}
+                    for i in range(27)]
     path = tmp_path / "large.json"
     path.write_text(json.dumps(raw))
     assert len(path.read_bytes()) > INLINE_LIMIT

@@ -1,7 +1,7 @@
 """The Lambda handlers driven one by one, as the state machine drives them, on moto: Start -> (Propose ->
-Map -> Evaluate)* -> Finalize, with the Map played by ``aws_fixtures.run_map`` (jobs created in moto,
-results trimmed as the Map's ResultSelector trims them, metrics a known function of the
-hyperparameters)."""
+Map -> Evaluate)* -> Finalize, the Map being ``aws_fixtures.run_map``: the synthesized definition's
+Map iteration run in process, its jobs created in moto, their metrics a known function of the
+hyperparameters."""
 
 from __future__ import annotations
 
@@ -17,21 +17,24 @@ import botocore.session
 import pytest
 from aws_fixtures import (
     BUCKET,
+    CAUGHT_CAUSE,
+    DATA,
     OBJECTIVE,
-    PAYLOAD_LIMIT,
+    STACK,
     AwsEnv,
     accuracy,
     digits_request,
     dynamodb_store,
     execution_arn,
     moto_aws,
-    payload_bytes,
     run_map,
     write_training_log,
     xgboost_request,
 )
 from moto.sagemaker.models import sagemaker_backends
 
+from byohpo.aws import ConfigurationError
+from byohpo.aws.training import RETRY_LATER_ATTEMPTS, iso_timestamp
 from byohpo.errors import ValidationError
 from byohpo.handlers import (
     FAILED_JOB_EVENTS,
@@ -140,7 +143,9 @@ def test_jobs_are_created_from_the_shared_fields_and_each_trials_hyperparameters
     ctx = driver.start(raw)
     proposed = propose.handler({"run": ctx}, None)
     run_map(aws_env, proposed)
-    for item in proposed["trials"]:
+    token = aws_env.store.get_run("digits-handlers").token
+    assert len(token) == 6 and token.isalnum()
+    for item in proposed["jobs"]["trials"]:
         job = aws_env.sagemaker.describe_training_job(TrainingJobName=item["job_name"])
         # The static ones travel once, in the shared fields.
         assert job["HyperParameters"] == {"batch_size": "100", **item["hyperparameters"]}
@@ -149,20 +154,22 @@ def test_jobs_are_created_from_the_shared_fields_and_each_trials_hyperparameters
         assert job["InputDataConfig"] == raw["TrainingJobDefinition"]["InputDataConfig"]
         assert job["ResourceConfig"] == raw["TrainingJobDefinition"]["ResourceConfig"]
         tags = aws_env.sagemaker.list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]
-        assert {"Key": "byohpo:run", "Value": "digits-handlers"} in tags
-    assert [t["job_name"] for t in proposed["trials"]] == [f"digits-handlers-g0-t{i}" for i in range(3)]
+        assert tags[-2:] == [{"Key": "byohpo:run", "Value": "digits-handlers"},
+                             {"Key": "byohpo:stack", "Value": STACK}]
+    assert [t["job_name"] for t in proposed["jobs"]["trials"]] == [
+        f"digits-handlers-{token}-g0-t{i}" for i in range(3)]
     assert proposed["max_parallel"] == 3
 
 
 def test_failed_jobs_are_recorded_with_their_reasons_and_the_run_goes_on(aws_env: AwsEnv) -> None:
-    # One trial in five fails (the third of each generation of 5), three ways in turn: a failed job's
-    # trimmed result, an error caught before any job existed, and a .sync task failed with the job's
-    # description as its Cause.
-    kinds = ["failed", "caught", "sync-failed"]
+    # One trial in five fails (the third of each generation of 5), two ways in turn: the job fails (the
+    # .sync task fails with the job's description as its Cause, which the Map drops), and SageMaker
+    # refuses the create with a validation error (caught at once, its cause kept).
+    kinds = ["failed", "caught"]
 
     def fate(item: Mapping[str, Any]) -> str | None:
         generation, index = int(item["trial_id"][1:5]), int(item["trial_id"][-4:])
-        return kinds[generation % 3] if index == 2 else None
+        return kinds[generation % 2] if index == 2 else None
 
     raw = digits_request(Strategy="random", StrategyConfig={"Seed": 5, "BatchSize": 5},
                          **limits(20, 5), **NO_CRITERIA)
@@ -175,9 +182,9 @@ def test_failed_jobs_are_recorded_with_their_reasons_and_the_run_goes_on(aws_env
     assert [t.trial_id for t in failed] == [f"g{g:04d}-t0002" for g in range(4)]
     reasons = [t.failure_reason for t in failed]
     assert reasons[0] == "AlgorithmError: trial g0000-t0002 ran out of memory"
-    assert reasons[1].startswith("SageMaker.ResourceLimitExceededException: The account-level service limit")
-    assert reasons[2] == "ClientError: unable to download data from S3"
-    assert reasons[3] == "AlgorithmError: trial g0003-t0002 ran out of memory"
+    assert reasons[1] == f"SageMaker.AmazonSageMakerException: {CAUGHT_CAUSE}"
+    assert reasons[2] == "AlgorithmError: trial g0002-t0002 ran out of memory"
+    assert reasons[3] == reasons[1]
     assert all(t.values is None for t in failed)
     # What every strategy is given: the failures are in the history, as Failed.
     history = aws_env.store.history("digits-handlers")
@@ -237,8 +244,15 @@ def test_a_retried_evaluate_records_nothing_twice_and_answers_the_same(aws_env: 
     event = {"run": proposed["run"], "generation": 0, "results": run_map(aws_env, proposed)}
     first = evaluate.handler(event, None)
     stored = aws_env.store.get_trials("digits-handlers")
+    # Meanwhile SageMaker's record of a job changes (a metric revised): a retry must not read it again.
+    backend = sagemaker_backends["123456789012"]["us-east-1"]
+    backend.training_jobs[stored[0].job_name].final_metric_data_list[0]["Value"] = 0.5
+    calls: list[str] = []
+    aws_env.sagemaker.meta.events.register("before-call.sagemaker.*",
+                                           lambda model, **_: calls.append(model.name))
     assert evaluate.handler(event, None) == first
     assert aws_env.store.get_trials("digits-handlers") == stored
+    assert calls == []  # recorded trials are not described again
 
 
 def test_of_two_concurrent_starts_one_claims_the_run_and_the_other_changes_nothing(aws_env: AwsEnv) -> None:
@@ -270,7 +284,7 @@ def test_of_two_concurrent_starts_one_claims_the_run_and_the_other_changes_nothi
     # The loser cannot drive the run; the winner can.
     with pytest.raises(RunClaimedError):
         propose.handler({"run": {**outcomes[winners[0]]["run"], "execution": losers[0]}}, None)
-    assert len(propose.handler(outcomes[winners[0]], None)["trials"]) == 3
+    assert len(propose.handler(outcomes[winners[0]], None)["jobs"]["trials"]) == 3
 
 
 def test_a_continuation_takes_over_from_its_previous_execution(aws_env: AwsEnv, monkeypatch) -> None:
@@ -310,9 +324,9 @@ def test_a_start_takes_over_from_an_execution_that_ended_and_settles_its_trials(
     ctx = start.handler({"input": raw, "execution": dead}, None)["run"]
     proposed = propose.handler({"run": ctx}, None)
     # The dead execution's Map created the first job only; the job has logged its metric.
-    first = proposed["trials"][0]
-    run_map(aws_env, {**proposed, "trials": [first]})
-    write_training_log(aws_env, first["job_name"], 0.91)
+    first = proposed["jobs"]["trials"][0]
+    run_map(aws_env, {**proposed, "jobs": {**proposed["jobs"], "trials": [first]}},
+            fate=lambda item: "no-metric", metric=lambda hp: 0.91)
 
     other = execution_arn("other")
     with pytest.raises(RunClaimedError):  # the holder is still running
@@ -320,40 +334,41 @@ def test_a_start_takes_over_from_an_execution_that_ended_and_settles_its_trials(
     sfn.stop_execution(executionArn=dead)
     out = start.handler({"input": raw, "execution": other}, None)
 
+    token = aws_env.store.get_run("digits-handlers").token
     trials = aws_env.store.get_trials("digits-handlers")
     assert trials[0].status == "Completed" and trials[0].values[OBJECTIVE] == 0.91
-    assert [(t.status, t.attempt, t.job_name) for t in trials[1:]] == [
-        ("Pending", 1, "digits-handlers-g0-t1-a1"), ("Pending", 1, "digits-handlers-g0-t2-a1")]
+    renamed = [f"digits-handlers-{token}-g0-t{i}-a1" for i in (1, 2)]
+    assert [(t.status, t.attempt, t.job_name) for t in trials[1:]] == [("Pending", 1, n) for n in renamed]
     again = propose.handler(out, None)
     assert again["generation"] == 0
-    assert [t["job_name"] for t in again["trials"]] == ["digits-handlers-g0-t1-a1",
-                                                        "digits-handlers-g0-t2-a1"]
+    assert [t["job_name"] for t in again["jobs"]["trials"]] == renamed
 
 
 def test_evaluate_adopts_a_job_that_exists_and_waits_for_it(aws_env: AwsEnv) -> None:
     raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
     ctx = Driver(aws_env).start(raw)
     proposed = propose.handler({"run": ctx}, None)
-    results = run_map(aws_env, proposed)
-    # The create call of the second trial timed out and was retried: the job exists and still runs.
-    job = proposed["trials"][1]["job_name"]
+    # The create call of the second trial went through, its answer was lost, and the retry found the
+    # name in use: the Map caught ResourceInUse, and the job runs.
+    results = run_map(aws_env, proposed,
+                      fate=lambda item: "in-use" if item["trial_id"].endswith("1") else None)
+    assert results[1]["Error"] == "SageMaker.ResourceInUseException"
+    job = proposed["jobs"]["trials"][1]["job_name"]
     backend = sagemaker_backends["123456789012"]["us-east-1"]
-    backend.training_jobs[job].training_job_status = "InProgress"
-    results[1] = {"trial_id": results[1]["trial_id"], "Error": "SageMaker.ValidationException",
-                  "Cause": "Training job names must be unique within an AWS account and region"}
 
     answer = evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
-    assert answer["action"] == "wait" and answer["results"] == []
+    assert answer["action"] == "wait" and answer["jobs"] == []
     assert aws_env.store.get_trials("digits-handlers")[1].status == "InProgress"
     backend.training_jobs[job].training_job_status = "Completed"
+    backend.training_jobs[job].final_metric_data_list = []
     write_training_log(aws_env, job, 0.93)
-    answer = evaluate.handler(answer, None)  # Wait, then Evaluate again with the same output
+    answer = evaluate.handler({**answer, "results": answer["jobs"]}, None)  # Wait, then Evaluate again
     assert answer["action"] == "next"
     # Three trials (the request's BatchSize): two completed, one caught, then one wait round.
     assert answer["run"]["events"] == (START_EVENTS + GENERATION_EVENTS + 2 * SUCCEEDED_JOB_EVENTS
                                        + FAILED_JOB_EVENTS + WAIT_EVENTS)
     trial = aws_env.store.get_trials("digits-handlers")[1]
-    assert (trial.status, trial.values[OBJECTIVE]) == ("Completed", 0.93)
+    assert (trial.status, trial.values[OBJECTIVE], trial.job_name) == ("Completed", 0.93, job)
 
 
 # -- metrics ---------------------------------------------------------------------------------------
@@ -375,9 +390,7 @@ def test_a_completed_job_without_the_objective_anywhere_says_why(aws_env: AwsEnv
     raw = digits_request(Strategy="random", **limits(3, 3), **NO_CRITERIA)
     ctx = Driver(aws_env).start(raw)
     proposed = propose.handler({"run": ctx}, None)
-    results = [{"trial_id": r["trial_id"], "TrainingJobName": r["TrainingJobName"],
-                "TrainingJobStatus": "Completed", "FinalMetricDataList": []}
-               for r in run_map(aws_env, proposed)]
+    results = run_map(aws_env, proposed, fate=lambda item: "silent")
     evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
     trial = aws_env.store.get_trials("digits-handlers")[0]
     assert trial.status == "Completed" and trial.values is None
@@ -422,43 +435,6 @@ def test_finalize_after_a_caught_error_fails_the_run_and_stops_what_is_left(aws_
     trials = aws_env.store.get_trials("digits-handlers")
     assert {t.status for t in trials} == {"Stopped"}
     assert trials[0].failure_reason.startswith("the run ended before this trial finished")
-
-
-# -- sizes -----------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("aws_env", ["sqlite"], indirect=True)  # sizes do not depend on the store
-def test_every_state_payload_fits_step_functions_limit(aws_env: AwsEnv, capsys) -> None:
-    """The largest outputs: a generation of 500 trials of the blog's 11 XGBoost hyperparameters, the
-    Map's 500 results, Evaluate, Finalize. (moto's DynamoDB copies the table in every transaction, and
-    500 jobs through moto's SageMaker take half a minute: SQLite, and results without moto jobs.)"""
-    raw = xgboost_request(Strategy="random", StrategyConfig={"Seed": 11, "BatchSize": 500},
-                          **limits(500, 500))
-
-    def auc(hp: Mapping[str, str]) -> float:
-        return 0.9 - (float(hp["eta"]) - 0.3) ** 2 - 0.001 * abs(int(hp["max_depth"]) - 6)
-
-    driver = Driver(aws_env, metric=auc, objective="validation:auc", create=False,
-                    fate=lambda item: "failed" if item["trial_id"].endswith("7") else None)
-    final = driver.run(raw)
-    assert len(driver.outputs["propose"][0]["trials"]) == 500
-    assert len(driver.outputs["propose"][0]["trials"][0]["hyperparameters"]) == 11
-    assert len(driver.outputs["propose"][0]["training"]["HyperParameters"]) == 3  # with AMT's objective
-
-    sizes = {
-        "Start output": max(payload_bytes(o) for o in driver.outputs["start"]),
-        "Propose output (500 trials)": max(payload_bytes(o) for o in driver.outputs["propose"]),
-        "Map output = Evaluate input": max(payload_bytes({"run": o["run"], "generation": 0, "results": m})
-                                           for o, m in zip(driver.outputs["propose"], driver.outputs["map"],
-                                                           strict=False)),
-        "Evaluate output": max(payload_bytes(o) for o in driver.outputs["evaluate"]),
-        "Finalize output": payload_bytes(final),
-    }
-    with capsys.disabled():
-        print()
-        for what, size in sizes.items():
-            print(f"  {what:32s} {size:8,d} bytes  ({size / PAYLOAD_LIMIT:6.1%} of 256 KiB)")
-    assert all(size < PAYLOAD_LIMIT for size in sizes.values()), sizes
-    assert sizes["Evaluate output"] < 1024 and sizes["Finalize output"] < 4096
 
 
 # -- refusals --------------------------------------------------------------------------------------
@@ -672,3 +648,236 @@ def test_a_finished_run_started_again_only_reports(aws_env: AwsEnv) -> None:
                                                    "message": first["reason"]}
     assert len(aws_env.store.get_trials("digits-handlers")) == 3
     assert aws_env.store.get_run("digits-handlers").owner is None
+
+
+# -- what AWS enforces ----------------------------------------------------------------------------------
+
+def test_one_malformed_map_result_never_loses_the_generation(aws_env: AwsEnv) -> None:
+    """Results the definition would never produce, Evaluate reads field by field: what can be
+    recorded is recorded, from SageMaker, and a second result for a trial does not replace the first."""
+    raw = digits_request(Strategy="random", StrategyConfig={"Seed": 3, "BatchSize": 5}, **limits(5, 5),
+                         **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    results = run_map(aws_env, proposed,
+                      fate=lambda item: "caught" if item["trial_id"].endswith("4") else None)
+    results[0]["TrainingEndTime"] = 1e20
+    results[1]["FinalMetricDataList"] = "not a list"
+    results[2]["FinalMetricDataList"] = [{"MetricName": OBJECTIVE, "Value": int("9" * 400)}]
+    results[3]["TrainingJobName"] = "x" * 500_000
+    # The fifth create was refused (no job); a second result for it would have it wait, not fail.
+    duplicate = {**results[4], "Error": "SageMaker.ResourceLimitExceededException", "Cause": "no instances"}
+    results += [duplicate, {"Error": "States.Runtime", "Cause": "a child failed"}, None, "text", 17,
+                {"trial_id": "g0007-t0000", "TrainingJobStatus": "Completed"}]
+    answer = evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
+    assert answer["action"] == "finish"
+    trials = aws_env.store.get_trials("digits-handlers")
+    assert [t.status for t in trials] == ["Completed"] * 4 + ["Failed"]
+    assert trials[4].failure_reason == f"SageMaker.AmazonSageMakerException: {CAUGHT_CAUSE}"
+    assert trials[4].attempt == 0
+    for trial, item in zip(trials[:4], proposed["jobs"]["trials"], strict=False):
+        assert trial.values[OBJECTIVE] == pytest.approx(accuracy(trial.hyperparameters))
+        assert trial.job_name == item["job_name"]
+        job = aws_env.sagemaker.describe_training_job(TrainingJobName=trial.job_name)
+        assert trial.ended_at == iso_timestamp(job["TrainingEndTime"])
+
+
+@pytest.mark.parametrize("child", [None, {"Error": "States.Runtime", "Cause": "An error occurred while "
+                                          "executing the state 'Train' (entered at the event id #7)."}])
+def test_a_failed_distributed_map_child_is_settled_from_sagemaker(aws_env: AwsEnv, child: Any) -> None:
+    """A child execution that failed returns no result of ours: its trial is settled from its job
+    (here the job ran and completed), the others as usual, and the run goes on."""
+    raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    results = run_map(aws_env, proposed)
+    results[1] = child
+    answer = evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
+    assert answer["action"] == "next"
+    trials = aws_env.store.get_trials("digits-handlers")
+    assert [t.status for t in trials] == ["Completed"] * 3
+    assert trials[1].values[OBJECTIVE] == pytest.approx(accuracy(trials[1].hyperparameters))
+
+
+def test_a_child_that_failed_before_its_job_existed_fails_its_trial_with_the_childs_error(
+        aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    jobs = proposed["jobs"]
+    results = run_map(aws_env, {**proposed, "jobs": {**jobs, "trials": jobs["trials"][:2]}})
+    results.append({"Error": "States.DataLimitExceeded", "Cause": "the input is too large"})
+    evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
+    last = aws_env.store.get_trials("digits-handlers")[2]
+    assert last.status == "Failed"
+    assert last.failure_reason == ("the state machine returned no result for this trial (1 Map iteration "
+                                   "failed: States.DataLimitExceeded: the input is too large)")
+
+
+def test_a_trial_without_instances_waits_for_a_later_attempt_not_counted_as_failed(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3))
+    raw["HyperParameterTuningJobConfig"]["TuningJobCompletionCriteria"] = {"MaxFailedTrainingJobs": 1}
+
+    def fate(item: Mapping[str, Any]) -> str | None:  # the second trial's first attempt gets no instances
+        return "capacity" if item["job_name"].endswith("-g0-t1") else None
+
+    driver = Driver(aws_env, fate=fate)
+    final = driver.run(raw)
+    assert final["status"] == "Completed" and final["stop_code"] == "MaxNumberOfTrainingJobs"
+    trials = aws_env.store.get_trials("digits-handlers")
+    assert [(t.trial_id, t.status, t.attempt) for t in trials[:3]] == [
+        ("g0000-t0000", "Completed", 0), ("g0000-t0001", "Completed", 1), ("g0000-t0002", "Completed", 0)]
+    assert trials[1].job_name.endswith("-g0-t1-a1") and trials[1].failure_reason is None
+    # The pending trial went out alone, before the next generation.
+    assert [len(p["jobs"]["trials"]) for p in driver.outputs["propose"] if p["jobs"]] == [3, 1, 3]
+
+
+def test_a_trial_sagemaker_never_has_instances_for_fails_after_its_attempts(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(3, 3), **NO_CRITERIA)
+    driver = Driver(aws_env, fate=lambda item: "capacity" if item["trial_id"] == "g0000-t0000" else None)
+    driver.run(raw)
+    first = aws_env.store.get_trials("digits-handlers")[0]
+    assert first.status == "Failed" and first.attempt == RETRY_LATER_ATTEMPTS - 1
+    assert first.failure_reason.startswith(f"SageMaker could not take the job in {RETRY_LATER_ATTEMPTS} "
+                                           "attempts; the last: SageMaker.ResourceLimitExceededException")
+
+
+ROLES = ("arn:aws:iam::123456789012:role/byohpo-sagemaker",
+         "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-team")
+
+
+@pytest.mark.parametrize("plural", [False, True])
+def test_start_refuses_a_role_the_stack_may_not_pass(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch,
+                                                     plural: bool) -> None:
+    monkeypatch.setenv("BYOHPO_PASSABLE_ROLES", ",".join(ROLES))
+    raw = (json.loads((DATA / "request-valid-amt-console.json").read_text()) if plural
+           else digits_request(Strategy="random", **limits(6, 3)))
+    raw.pop("WarmStartConfig", None)  # the console's request names a parent this test does not have
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": raw, "execution": execution_arn("role")}, None)
+    (error,) = caught.value.errors
+    assert error.path == ("TrainingJobDefinitions[0].RoleArn" if plural else "TrainingJobDefinition.RoleArn")
+    assert all(role in error.message for role in ROLES) and "sagemaker_role_arns" in error.message
+    assert_nothing_written(aws_env)
+    definition = raw["TrainingJobDefinitions"][0] if plural else raw["TrainingJobDefinition"]
+    definition["RoleArn"] = ROLES[1]
+    assert start.handler({"input": raw, "execution": execution_arn("role")}, None)["run"]["name"]
+
+
+def test_a_fixed_role_of_the_state_machine_is_the_one_checked(aws_env: AwsEnv,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the definition built with a fixed role, every job gets that role: the request's RoleArn
+    is not used (nor checked), the fixed one must be passable."""
+    monkeypatch.setenv("BYOHPO_PASSABLE_ROLES", ROLES[0])
+    raw = digits_request(Strategy="random", **limits(6, 3))  # its RoleArn is not ROLES[0]
+    event = {"input": raw, "execution": execution_arn("fixed"), "training_role": ROLES[0]}
+    assert start.handler(event, None)["run"]["name"] == "digits-handlers"
+    monkeypatch.setenv("BYOHPO_PASSABLE_ROLES", ROLES[1])
+    with pytest.raises(ConfigurationError, match="not among the roles it may pass"):
+        start.handler({**event, "input": digits_request("other", **limits(6, 3))}, None)
+
+
+def test_more_tags_than_a_job_takes_beside_byohpos_are_refused(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3))
+    raw["Tags"] = [{"Key": f"team:{i}", "Value": "ml"} for i in range(49)]
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": raw, "execution": execution_arn("tags")}, None)
+    (error,) = caught.value.errors
+    assert error.path == "Tags" and error.message.startswith("at most 48 tags, not 49: byohpo adds")
+    assert_nothing_written(aws_env)
+    raw["Tags"] = [*raw["Tags"][:47], {"Key": "byohpo:run", "Value": "mine"},
+                   {"Key": "byohpo:stack", "Value": "mine"}]
+    ctx = start.handler({"input": raw, "execution": execution_arn("tags")}, None)["run"]
+    tags = propose.handler({"run": ctx}, None)["jobs"]["training"]["Tags"]
+    assert len(tags) == 49 and tags[-2:] == [{"Key": "byohpo:run", "Value": "digits-handlers"},
+                                             {"Key": "byohpo:stack", "Value": STACK}]
+
+
+def test_a_request_larger_than_a_dynamodb_item_is_refused_naming_where_it_is_large(
+        aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A strategy option of 450 KB (a list of starting points, say): the run's record would pass
+    DynamoDB's 400 KB item limit; Start refuses the request, naming the option, before writing."""
+    import byohpo
+
+    class Seeded(byohpo.Strategy):
+        def __init__(self, space: Any, objectives: Any, *, seed: int, points: Any = ()) -> None:
+            super().__init__(space, objectives, seed=seed)
+            self.points = list(points)
+
+        def propose(self, history: Any, n: int) -> list[Any]:
+            return [byohpo.Candidate(self.space.decode([0.5] * self.space.dims), {})]
+
+    monkeypatch.setattr(byohpo.strategies, "_registered", dict(byohpo.strategies._registered))
+    byohpo.register_strategy("seeded", Seeded)
+    raw = digits_request(Strategy="seeded", StrategyConfig={"Seed": 1, "Points": [
+        {"learning_rate": f"0.05{i:06d}", "note": "p" * 400} for i in range(1000)]}, **limits(6, 3))
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": raw, "execution": execution_arn("large")}, None)
+    (error,) = caught.value.errors
+    assert type(caught.value) is ValidationError
+    assert error.path == "HyperParameterTuningJobConfig.StrategyConfig.Points"
+    assert "above the 409,600 a DynamoDB item holds" in error.message and "by reference" in error.message
+    assert_nothing_written(aws_env)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda d: d.pop("ResourceConfig"), "TrainingJobDefinition.ResourceConfig"),
+    (lambda d: d.pop("StoppingCondition"), "TrainingJobDefinition.StoppingCondition"),
+    # (without any AlgorithmSpecification, the objective has no MetricDefinitions: refused by the parse)
+    (lambda d: d.update(AlgorithmSpecification={"MetricDefinitions": d["AlgorithmSpecification"][
+        "MetricDefinitions"]}), "TrainingJobDefinition.AlgorithmSpecification.TrainingImage"),
+    (lambda d: d["StaticHyperParameters"].update(notes="n" * 2501),
+     "TrainingJobDefinition.StaticHyperParameters.notes"),
+    (lambda d: d["ResourceConfig"].update(VolumeKmsKeyId="k" * 2049),
+     "TrainingJobDefinition.ResourceConfig.VolumeKmsKeyId"),
+    (lambda d: d["StaticHyperParameters"].update({f"n{i}": "x" * 2500 for i in range(50)}),
+     "TrainingJobDefinition.StaticHyperParameters"),
+])
+def test_what_the_map_task_needs_or_sagemaker_refuses_is_refused_at_start(
+        aws_env: AwsEnv, change: Callable, field: str) -> None:
+    """Fields CreateTrainingJob's newer model no longer requires but the Map's task reads, maxima
+    botocore does not check, and parameters too large for a Map iteration."""
+    raw = digits_request(Strategy="random", **limits(6, 3))
+    change(raw["TrainingJobDefinition"])
+    with pytest.raises(ValidationError) as caught:
+        start.handler({"input": raw, "execution": execution_arn("bad")}, None)
+    assert field in [e.path for e in caught.value.errors], caught.value
+    assert_nothing_written(aws_env)
+
+
+def test_a_tuning_resource_config_stands_for_the_resource_config(aws_env: AwsEnv) -> None:
+    raw = digits_request(Strategy="random", **limits(6, 3))
+    definition = raw["TrainingJobDefinition"]
+    definition["HyperParameterTuningResourceConfig"] = definition.pop("ResourceConfig")
+    assert start.handler({"input": raw, "execution": execution_arn("htrc")}, None)["run"]["name"]
+
+
+def test_a_describe_sagemaker_throttles_beyond_botocores_retries_is_left_for_the_wait_round(
+        aws_env: AwsEnv) -> None:
+    """A generation of hundreds of jobs described at once may be throttled past botocore's retry
+    quota: the trial is left as it is, Evaluate answers wait, and the next round settles it."""
+    from botocore.awsrequest import AWSResponse
+
+    raw = digits_request(Strategy="random", **limits(6, 3), **NO_CRITERIA)
+    ctx = Driver(aws_env).start(raw)
+    proposed = propose.handler({"run": ctx}, None)
+    results = run_map(aws_env, proposed)
+    throttled = proposed["jobs"]["trials"][1]["job_name"]
+
+    def throttle(params: Mapping[str, Any], **_: Any) -> Any:  # the serialized request
+        if json.loads(params["body"]).get("TrainingJobName") == throttled:
+            return (AWSResponse("https://api.sagemaker", 400, {}, None),
+                    {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}})
+        return None
+
+    aws_env.sagemaker.meta.events.register("before-call.sagemaker.DescribeTrainingJob", throttle)
+    answer = evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
+    assert answer["action"] == "wait"
+    statuses = [t.status for t in aws_env.store.get_trials("digits-handlers")]
+    assert statuses == ["Completed", "Pending", "Completed"]
+    aws_env.sagemaker.meta.events.unregister("before-call.sagemaker.DescribeTrainingJob", throttle)
+    answer = evaluate.handler({**answer, "results": answer["jobs"]}, None)
+    assert answer["action"] == "next"
+    trial = aws_env.store.get_trials("digits-handlers")[1]
+    assert trial.status == "Completed"
+    assert trial.values[OBJECTIVE] == pytest.approx(accuracy(trial.hyperparameters))

@@ -11,11 +11,13 @@ import math
 import re
 import time
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import botocore.session
 import pytest
-from aws_fixtures import OBJECTIVE, accuracy, digits_request
+from aws_fixtures import EXAMPLES, OBJECTIVE, accuracy, digits_request, xgboost_request
+from map_iteration import choose
 from sfn_harness import (
     FUNCTIONS,
     JobFate,
@@ -29,7 +31,7 @@ from sfn_harness import (
 
 import state_machine  # importable once sfn_harness has put the repository on sys.path
 from byohpo import aws
-from byohpo.aws.training import ALWAYS_PRESENT
+from byohpo.aws.training import ALWAYS_PRESENT, iso_timestamp
 from byohpo.handlers import FINISH_EVENTS
 from state_machine import definition as sm_definition
 from state_machine import training as sm_training
@@ -68,26 +70,6 @@ def targets(state: Mapping[str, Any]) -> list[str]:
     out += [c["Next"] for c in state.get("Choices", [])]
     out += [state["Default"]] if "Default" in state else []
     return out
-
-
-def choose(choice: Mapping[str, Any], data: Mapping[str, Any]) -> str:
-    """The Next of an IsPresent/And/Not Choice over ``data`` (the subset of ASL the definition uses)."""
-    def present(path: str) -> bool:
-        node: Any = data
-        for key in path.removeprefix("$.").split("."):
-            if not isinstance(node, Mapping) or key not in node:
-                return False
-            node = node[key]
-        return True
-
-    def holds(rule: Mapping[str, Any]) -> bool:
-        if "And" in rule:
-            return all(holds(r) for r in rule["And"])
-        if "Not" in rule:
-            return not holds(rule["Not"])
-        return present(rule["Variable"]) == rule["IsPresent"]
-
-    return next((r["Next"] for r in choice["Choices"] if holds(r)), choice["Default"])
 
 
 # -- the definition --------------------------------------------------------------------------------
@@ -161,8 +143,11 @@ def test_training_tasks_send_every_field_and_retry_only_before_a_job_exists(role
         assert params["HyperParameters.$"] == ("States.JsonMerge($.training.HyperParameters, "
                                                "$.trial.hyperparameters, false)")
         assert task["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
+        # Only what a later create can get past: never SageMaker's unmodelled error, which validation
+        # and access errors share with throttling (told apart by its Cause, see below).
         retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
         assert retried == set(state_machine.THROTTLING_ERRORS + state_machine.CAPACITY_ERRORS)
+        assert "SageMaker.AmazonSageMakerException" not in retried and "States.ALL" not in retried
         assert all(r["JitterStrategy"] == "FULL" and r["MaxDelaySeconds"] for r in task["Retry"])
         assert task["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
                                   "Next": sm_training.FAILED_WHY}]
@@ -184,7 +169,12 @@ def test_training_fields_match_what_propose_sends() -> None:
 def test_the_map_runs_every_trial_at_the_requests_parallelism(mode: str) -> None:
     train = build(map_mode=mode)["States"]["Train the generation"]
     assert train["MaxConcurrencyPath"] == "$.max_parallel" and "MaxConcurrency" not in train
-    assert train["ItemsPath"] == "$.trials" and train["ResultPath"] == "$.results"
+    # The results take the place of the jobs Propose handed out: the Map's output never holds both.
+    assert train["ItemsPath"] == "$.jobs.trials" and train["ResultPath"] == "$.jobs"
+    assert train["ItemSelector"] == {"trial.$": "$$.Map.Item.Value", "training.$": "$.jobs.training",
+                                     "index.$": "$$.Map.Item.Index", "causes_kept.$": "$.causes_kept",
+                                     "retries": {"throttled": 0}}
+    assert build(map_mode=mode)["States"]["Evaluate"]["Parameters"]["Payload"]["results.$"] == "$.jobs"
     assert train["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
                                "Next": "Finalize after error"}]
     config = train["ItemProcessor"]["ProcessorConfig"]
@@ -193,6 +183,144 @@ def test_the_map_runs_every_trial_at_the_requests_parallelism(mode: str) -> None
         assert train["ToleratedFailurePercentage"] == 100 and train["Label"] == state_machine.MAP_LABEL
     else:
         assert config == {"Mode": "INLINE"} and "ToleratedFailurePercentage" not in train
+
+
+def test_a_throttled_create_named_as_an_unmodelled_error_is_told_apart_by_its_cause() -> None:
+    processor = build()["States"]["Train the generation"]["ItemProcessor"]
+    states = processor["States"]
+    why = states[sm_training.FAILED_WHY]
+
+    def after(error: str, cause: str | None, throttled: int = 0, index: int = 0, kept: int = 1) -> str:
+        data = {"error": {"Error": error, **({"Cause": cause} if cause is not None else {})},
+                "retries": {"throttled": throttled}, "index": index, "causes_kept": kept}
+        return choose(why, data)
+
+    rate = "Rate exceeded (Service: AmazonSageMaker; Status Code: 400; Error Code: ThrottlingException)"
+    denied = ("User: arn:aws:sts::1:assumed-role/x is not authorized to perform: iam:PassRole (Service: "
+              "AmazonSageMaker; Status Code: 400; Error Code: AccessDeniedException)")
+    assert after("SageMaker.AmazonSageMakerException", rate) == sm_training.BACK_OFF
+    assert after("SageMaker.AmazonSageMakerException", rate, throttled=sm_training.MAX_THROTTLED) \
+        == sm_training.TRIAL_ERROR  # gave up: the cause is kept, Evaluate retries the trial later
+    assert after("SageMaker.AmazonSageMakerException", denied) == sm_training.TRIAL_ERROR
+    assert after("SageMaker.AmazonSageMakerException", denied, index=1) == sm_training.JOB_FAILED
+    assert after("States.TaskFailed", '{"TrainingJobStatus": "Failed"}') == sm_training.JOB_FAILED
+    assert after("States.Timeout", None) == sm_training.JOB_FAILED
+    back_off = states[sm_training.BACK_OFF]
+    assert back_off["ResultPath"] == "$.retries" and back_off["Next"] == sm_training.WAIT_THROTTLED
+    assert states[sm_training.WAIT_THROTTLED] == {"Type": "Wait", "SecondsPath": "$.retries.seconds",
+                                                 "Next": sm_training.CHOOSE_FIELDS}
+
+
+def test_map_results_are_bounded_whatever_the_jobs_report() -> None:
+    """Each result Pass state, fed the largest values its fields can hold (names of 63 characters,
+    error names of 256, Step Functions' limit), fits Propose's budget per result; only a kept Cause
+    is larger, bounded by its own budget."""
+    from byohpo.handlers import CAUSE_BYTES, MAP_RESULT_BYTES
+
+    processor = build()["States"]["Train the generation"]["ItemProcessor"]
+    largest = {"trial": {"trial_id": "g9999-t9999", "job_name": "j" * 63},
+               "job": {"TrainingJobName": "j" * 63, "TrainingJobStatus": "Completed",
+                       "TrainingStartTime": 1.7123456789012e12, "TrainingEndTime": 1.7123456789012e12,
+                       "FinalMetricDataList": [{"MetricName": "m" * 255, "Value": 1.0}] * 40,
+                       "HyperParameters": {"x": "y" * 2500}},
+               "error": {"Error": "E" * 256, "Cause": "c" * 32_768}}
+    passes = {n: s for n, s in processor["States"].items() if s["Type"] == "Pass" and s.get("End")}
+    assert set(passes) == {sm_training.TRAINED, sm_training.TRAINED_WITHOUT_TIMES, sm_training.TRIAL_ERROR,
+                           sm_training.JOB_FAILED}
+    for name, state in passes.items():
+        result = {k.removesuffix(".$"): resolve_path(largest, v) for k, v in state["Parameters"].items()}
+        assert set(result) <= set(sm_training.RESULT_FIELDS), name
+        cause = len(json.dumps(result.pop("Cause", ""))) + len('"Cause": , ')
+        assert len(json.dumps(result)) <= MAP_RESULT_BYTES, name
+        assert cause <= CAUSE_BYTES, name
+
+
+def resolve_path(data: Mapping[str, Any], path: str) -> Any:
+    node: Any = data
+    for key in path.removeprefix("$.").split("."):
+        node = node[key]
+    return node
+
+
+def test_evaluate_knows_the_errors_the_definition_retries() -> None:
+    from byohpo.aws import training as aws_training
+
+    assert aws_training.THROTTLING_ERRORS == state_machine.THROTTLING_ERRORS
+    assert aws_training.CAPACITY_ERRORS == state_machine.CAPACITY_ERRORS
+    assert aws_training.UNMODELLED_ERROR == sm_training.UNMODELLED_ERROR
+
+
+#: The history events each state type writes, from the HistoryEvent reference
+#: (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html): a state's
+#: ``<type>StateEntered`` and ``<type>StateExited`` (each entered state exits unless the execution
+#: fails there: https://docs.aws.amazon.com/step-functions/latest/dg/redrive-map-run.html), a task's
+#: TaskScheduled, TaskStarted and TaskSucceeded or TaskFailed, and TaskSubmitted when it runs a job
+#: (``.sync``, TaskSubmittedEventDetails: "a task submitted to a resource"); a Map's MapStateStarted
+#: and MapStateSucceeded, with MapRunStarted/MapRunSucceeded in Distributed mode or
+#: MapIterationStarted/MapIterationSucceeded per inline iteration; ExecutionStarted/Succeeded.
+DOCUMENTED_EVENTS = {
+    "Task": ("TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited"),
+    "Task.sync": ("TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded",
+                  "TaskStateExited"),
+    "Choice": ("ChoiceStateEntered", "ChoiceStateExited"),
+    "Pass": ("PassStateEntered", "PassStateExited"),
+    "Wait": ("WaitStateEntered", "WaitStateExited"),
+    "Succeed": ("SucceedStateEntered", "SucceedStateExited"),
+    "Map.INLINE": ("MapStateEntered", "MapStateStarted", "MapStateSucceeded", "MapStateExited"),
+    "Map.DISTRIBUTED": ("MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunSucceeded",
+                        "MapStateSucceeded", "MapStateExited"),
+    "Iteration": ("MapIterationStarted", "MapIterationSucceeded"),
+    "Execution": ("ExecutionStarted", "ExecutionSucceeded"),
+}
+
+
+def documented(states: Mapping[str, Any], names: list[str], mode: str) -> int:
+    """The events the states ``names`` write, one pass each, by their type."""
+    total = 0
+    for name in names:
+        state = states[name]
+        kind = state["Type"]
+        if kind == "Task":
+            kind += ".sync" if state["Resource"].endswith(".sync") else ""
+        elif kind == "Map":
+            kind += f".{mode}"
+        total += len(DOCUMENTED_EVENTS[kind])
+    return total
+
+
+@pytest.mark.parametrize("mode", [DISTRIBUTED, INLINE])
+def test_event_costs_are_the_documented_events_of_the_states_each_step_passes(mode: str) -> None:
+    """EVENT_COSTS derived from the definition and the events AWS documents per state type, not from
+    moto's histories (which the executions below compare with them as well)."""
+    states = build(map_mode=mode)["States"]
+
+    def path(start: str, stop: str, choose_next: Mapping[str, str] | None = None) -> list[str]:
+        """The states from ``start`` to ``stop`` (included), following Next, Choice Defaults or
+        ``choose_next``."""
+        names, name = [], start
+        while True:
+            names.append(name)
+            if name == stop:
+                return names
+            state = states[name]
+            name = (choose_next or {}).get(name) or state.get("Next") or state.get("Default")
+
+    generation = path("Propose", "What next?")
+    assert [states[n]["Type"] for n in generation] == ["Task", "Choice", "Map", "Task", "Choice"]
+    processor = states["Train the generation"]["ItemProcessor"]["States"]
+    completed = [sm_training.CHOOSE_FIELDS, "Train", sm_training.TIMES_REPORTED, sm_training.TRAINED]
+    failed = [sm_training.CHOOSE_FIELDS, "Train", sm_training.FAILED_WHY, sm_training.JOB_FAILED]
+    assert [processor[n]["Type"] for n in completed] == ["Choice", "Task", "Choice", "Pass"]
+    iteration = len(DOCUMENTED_EVENTS["Iteration"]) if mode == INLINE else 0
+    expected = {
+        "start": 1 + documented(states, ["Start"], mode),  # and ExecutionStarted
+        "generation": documented(states, generation, mode),
+        "succeeded_job": iteration and iteration + documented(processor, completed, mode),
+        "failed_job": iteration and iteration + documented(processor, failed, mode),
+        "wait": documented(states, ["Wait for running jobs", "Evaluate", "What next?"], mode),
+        "finish": documented(states, ["Finalize", "Done"], mode) + 1,  # and ExecutionSucceeded
+    }
+    assert state_machine.EVENT_COSTS[mode] == expected
 
 
 def test_continue_as_new_starts_the_same_state_machine() -> None:
@@ -254,7 +382,8 @@ def parent_events(mode: str, generations: int, succeeded: int, failed: int) -> i
 
 @pytest.mark.parametrize("mode", [DISTRIBUTED, INLINE])
 def test_three_generations_find_the_best_trial(loop: Loop, mode: str) -> None:
-    emulator = loop.fresh(SageMakerEmulator(known_metric))
+    # Jobs stay in progress until three run at once: that many do, whatever the machine's load.
+    emulator = loop.fresh(SageMakerEmulator(known_metric, gate=3))
     request = digits_request(f"sm-best-{mode.lower()}", **limits(9, 3))
     (execution,) = loop.run(request, mode)
     assert execution["status"] == "SUCCEEDED", execution
@@ -307,7 +436,8 @@ def test_optional_training_fields_reach_the_job(loop: Loop) -> None:
         assert {k: sent[k] for k in optional} == optional
         assert sent["InputDataConfig"] == request["TrainingJobDefinition"]["InputDataConfig"]
         assert sent["HyperParameters"] == trial.hyperparameters  # static batch_size and the tuned ones
-        assert sent["Tags"] == [{"Key": "byohpo:run", "Value": run}]
+        assert sent["Tags"] == [{"Key": "byohpo:run", "Value": run},
+                                {"Key": "byohpo:stack", "Value": "byohpo-sfn-stack"}]
 
 
 @pytest.mark.parametrize("mode", [DISTRIBUTED, INLINE])
@@ -333,13 +463,18 @@ def test_a_failed_job_is_recorded_and_the_run_goes_on(loop: Loop, mode: str) -> 
     assert from_logs.status == "Completed"
     assert math.isclose(from_logs.values[OBJECTIVE], accuracy(from_logs.hyperparameters))
     assert sum(t.status == "Completed" for t in trials.values()) == 8
-    # What the Map handed Evaluate: small, the failed job's description dropped from its Cause.
+    # What the Map handed Evaluate: small, no metrics, the failed job's description dropped.
     results = {r["trial_id"]: r for e in loop.evaluate_events() for r in e["results"]}
     assert set(results["g0000-t0001"]) == {"trial_id", "TrainingJobName", "Error"}
     assert results["g0000-t0001"]["Error"] == "States.TaskFailed"
-    assert set(results["g0001-t0000"]) == {"trial_id", "TrainingJobName", "TrainingJobStatus"}
-    assert set(results["g0000-t0000"]) == {"trial_id", "TrainingJobName", "TrainingJobStatus",
-                                           "FinalMetricDataList"}
+    assert {frozenset(r) for tid, r in results.items() if tid != "g0000-t0001"} == {frozenset(
+        {"trial_id", "TrainingJobName", "TrainingJobStatus", "TrainingStartTime", "TrainingEndTime"})}
+    # Trial times are SageMaker's, through the real iteration.
+    sagemaker = loop.harness.client("sagemaker")
+    for trial in trials.values():
+        job = sagemaker.describe_training_job(TrainingJobName=trial.job_name)
+        assert trial.started_at == iso_timestamp(job["TrainingStartTime"])
+        assert trial.ended_at == iso_timestamp(job["TrainingEndTime"])
     events = loop.events(execution)
     assert len(events) == parent_events(mode, 3, 8, 1)
     if mode == INLINE:
@@ -348,37 +483,58 @@ def test_a_failed_job_is_recorded_and_the_run_goes_on(loop: Loop, mode: str) -> 
             3 * costs["succeeded_job"]] * 2
 
 
-def test_throttled_creates_are_retried_and_other_errors_caught(loop: Loop) -> None:
+THROTTLED = ("SageMaker.AmazonSageMakerException",
+             "Rate exceeded (Service: AmazonSageMaker; Status Code: 400; Error Code: ThrottlingException)")
+REFUSED = ("SageMaker.AmazonSageMakerException",
+           "Could not assume role arn:aws:iam::123456789012:role/gone. Please ensure that the role exists "
+           "and allows principal 'sagemaker.amazonaws.com' to assume the role. (Service: AmazonSageMaker; "
+           "Status Code: 400; Error Code: ValidationException)")
+CAPACITY = ("SageMaker.ResourceLimitExceededException",
+            "The account-level service limit 'ml.m5.large for training job usage' is 2 Instances")
+
+
+def test_only_errors_a_later_create_can_get_past_are_retried(loop: Loop) -> None:
     emulator = loop.fresh(SageMakerEmulator(known_metric))
-    emulator.fail_creates(
-        ("SageMaker.ThrottlingException", "Rate exceeded"),
-        ("SageMaker.AmazonSageMakerException", "Rate exceeded (Service: AmazonSageMaker; Status Code: "
-                                               "400; Error Code: ThrottlingException)"),
-        ("SageMaker.ResourceLimitExceededException", "The account-level service limit 'ml.m5.large for "
-                                                     "training job usage' is 2 Instances"),
-        # Not retried: a create that fails for good is caught, and the trial fails with its cause.
-        ("SageMaker.ResourceInUseException", "Training job names must be unique within an account"))
+    emulator.fail_creates(("SageMaker.ThrottlingException", "Rate exceeded"), THROTTLED, CAPACITY, None,
+                          REFUSED)
     loop.harness.fail_invokes("byohpo-propose", "TooManyRequestsException")
     run = "sm-throttled"
-    (execution,) = loop.run(digits_request(run, **limits(3, 1)))
+    (execution,) = loop.run(digits_request(run, **limits(2, 1)))
     assert execution["status"] == "SUCCEEDED", execution
-    trials = {t.trial_id: t for t in loop.trials(run)}
-    first = trials["g0000-t0000"]
-    assert first.status == "Failed" and "must be unique" in first.failure_reason
-    later = [trials[f"g000{g}-t0000"] for g in (1, 2)]  # one trial per generation at parallelism 1
-    assert [t.status for t in later] == ["Completed", "Completed"]
-    assert [error for _, error in emulator.create_calls] == [
-        "SageMaker.ThrottlingException", "SageMaker.AmazonSageMakerException",
-        "SageMaker.ResourceLimitExceededException", "SageMaker.ResourceInUseException", None, None]
-    assert {name for name, _ in emulator.create_calls[:4]} == {first.job_name}
-    assert set(emulator.jobs) == {t.job_name for t in later}
-    # Backoff with full jitter, below each retrier's interval: Lambda 2 s; throttling 5 s, then 10 s;
-    # capacity 60 s.
+    first, second = loop.trials(run)
+    # Throttled (by name, then by cause), out of instances: retried, then created.
+    assert first.status == "Completed" and first.attempt == 0
+    # A validation error: caught at once, its cause kept; no retry.
+    assert second.status == "Failed" and second.failure_reason == f"{REFUSED[0]}: {REFUSED[1]}"
+    assert [(name, error) for name, error in emulator.create_calls] == [
+        (first.job_name, "SageMaker.ThrottlingException"), (first.job_name, THROTTLED[0]),
+        (first.job_name, CAPACITY[0]), (first.job_name, None), (second.job_name, REFUSED[0])]
+    # Backoff with full jitter, below each retrier's interval: Lambda 2 s; throttling 5 s; capacity
+    # 60 s; the throttling told by its cause, a Wait of at most 5 s.
     sleeps = loop.harness.retry_sleeps
-    assert len(sleeps) == 4
-    assert 0 <= sleeps[0] <= 2 and 0 <= sleeps[1] <= 5 and 0 <= sleeps[2] <= 10 and 0 <= sleeps[3] <= 60
+    assert len(sleeps) == 3 and 0 <= sleeps[0] <= 2 and 0 <= sleeps[1] <= 5 and 0 <= sleeps[2] <= 60
+    assert len(loop.harness.wait_sleeps) == 1 and 1 <= loop.harness.wait_sleeps[0] <= 5
     calls = [(i.function, i.error) for i in loop.harness.invocations if i.function == "byohpo-propose"]
     assert calls[:2] == [("byohpo-propose", "Lambda.TooManyRequestsException"), ("byohpo-propose", None)]
+
+
+def test_a_trial_sagemaker_has_no_instances_for_waits_for_a_later_attempt(loop: Loop) -> None:
+    """The capacity retrier gives up (11 refusals): the trial is neither failed nor counted by the
+    failure rule; it runs again under a new name, in the next round."""
+    emulator = loop.fresh(SageMakerEmulator(known_metric))
+    emulator.fail_creates(*[CAPACITY] * 11)
+    run = "sm-capacity"
+    request = digits_request(run, **limits(3, 1))
+    request["HyperParameterTuningJobConfig"]["TuningJobCompletionCriteria"] = {"MaxFailedTrainingJobs": 1}
+    (execution,) = loop.run(request)
+    assert execution["status"] == "SUCCEEDED", execution
+    trials = loop.trials(run)
+    assert [t.status for t in trials] == ["Completed"] * 3
+    waited = [t for t in trials if t.attempt == 1]
+    assert len(waited) == 1 and waited[0].job_name.endswith("-a1") and waited[0].failure_reason is None
+    assert json.loads(execution["output"])["stop_code"] == "MaxNumberOfTrainingJobs"
+    refused = {name for name, error in emulator.create_calls if error == CAPACITY[0]}
+    assert refused == {waited[0].job_name.removesuffix("-a1")}
 
 
 def test_a_small_event_budget_continues_as_new_executions(loop: Loop,
@@ -404,17 +560,21 @@ def test_a_small_event_budget_continues_as_new_executions(loop: Loop,
         assert len(events) == parent_events(DISTRIBUTED, generations, 0, 0) <= 50
 
 
-def test_sixty_jobs_run_at_once(loop: Loop) -> None:
-    emulator = loop.fresh(SageMakerEmulator(known_metric, gate=60))
-    run = "sm-sixty"
-    (execution,) = loop.run(digits_request(run, **limits(60, 60)))
+@pytest.mark.parametrize(("mode", "at_once"), [(DISTRIBUTED, 60), (INLINE, 40)])
+def test_sixty_jobs_run_at_once_in_a_distributed_map_forty_in_an_inline_one(loop: Loop, mode: str,
+                                                                            at_once: int) -> None:
+    """An inline Map runs at most 40 iterations at once whatever MaxConcurrency says (the harness
+    enforces it, as Step Functions does); a Distributed Map runs all 60."""
+    emulator = loop.fresh(SageMakerEmulator(known_metric, gate=at_once))
+    run = f"sm-sixty-{mode.lower()}"
+    (execution,) = loop.run(digits_request(run, **limits(60, 60)), mode)
     assert execution["status"] == "SUCCEEDED", execution
-    assert emulator.max_in_flight == 60  # beyond an inline Map's 40
+    assert emulator.max_in_flight == at_once
     trials = loop.trials(run)
     assert len(trials) == 60 and all(t.status == "Completed" for t in trials)
     (event,) = loop.evaluate_events()
     assert len(json.dumps(event)) < 32 * 1024  # the Map's results, far below 256 KiB
-    assert len(loop.events(execution)) == parent_events(DISTRIBUTED, 1, 60, 0)
+    assert len(loop.events(execution)) == parent_events(mode, 1, 60, 0)
 
 
 def test_an_interrupted_run_is_taken_over_and_its_running_jobs_waited_for(loop: Loop) -> None:
@@ -463,23 +623,169 @@ def test_an_error_the_loop_cannot_handle_ends_the_run_failed(loop: Loop) -> None
 
 # -- the definition the CDK stack synthesizes ----------------------------------------------------
 
-def test_the_synthesized_definition_runs(loop: Loop) -> None:
-    """The definition exactly as ``infra/`` deploys it (DefinitionString and DefinitionSubstitutions),
-    each Lambda placeholder routed to the handler the stack gives that function."""
+@pytest.fixture(scope="module")
+def synthesized(loop: Loop) -> str:
+    """A state machine of the definition exactly as ``infra/`` deploys it (DefinitionString and
+    DefinitionSubstitutions), each Lambda placeholder routed to the handler the stack gives that
+    function."""
     stack_fixture = pytest.importorskip("stack_fixture", reason="aws-cdk-lib (and node) to synthesize")
     definition = stack_fixture.state_machine_definition()
-    if "INTERIM" in definition.text:
-        pytest.skip("the stack still builds infra/_interim_definition.py, not state_machine's")
     template = stack_fixture.synthesized().template
     values = {}
     for placeholder, value in definition.substitutions.items():
         handler = definition.handlers.get(placeholder)  # "byohpo.handlers.<module>.handler"
         values[placeholder] = (loop.harness.function_arn(function_name(handler.split(".")[-2])) if handler
                                else stack_fixture.resolve(value, template))
-    machine = loop.harness.create_state_machine(definition.text, values, name="byohpo-synthesized")
+    return loop.harness.create_state_machine(definition.text, values, name="byohpo-synthesized")
+
+
+def test_the_synthesized_definition_runs(loop: Loop, synthesized: str) -> None:
     loop.fresh(SageMakerEmulator(known_metric))
     run = "sm-synthesized"
-    (execution,) = loop.harness.run(machine, digits_request(run, **limits(4, 2)), name=f"{run}-1")
+    (execution,) = loop.harness.run(synthesized, digits_request(run, **limits(4, 2)), name=f"{run}-1")
     assert execution["status"] == "SUCCEEDED", execution
     trials = loop.trials(run)
     assert len(trials) == 4 and all(t.status == "Completed" for t in trials)
+
+
+def xgboost_auc(params: Mapping[str, Any]) -> JobFate:
+    hp = params["HyperParameters"]
+    value = 0.9 - (float(hp["eta"]) - 0.3) ** 2 - 0.001 * abs(int(hp["max_depth"]) - 6)
+    return JobFate(metrics={"validation:auc": value})
+
+
+def test_a_generation_of_500_trials_of_11_hyperparameters_keeps_every_state_under_256_kib(
+        loop: Loop, synthesized: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """One generation of 500 trials of the blog's 11 XGBoost hyperparameters through the synthesized
+    definition: the harness fails the execution with States.DataLimitExceeded if any state's input,
+    Parameters, result or output passes 262,144 bytes; this prints the largest."""
+    loop.fresh(SageMakerEmulator(xgboost_auc))
+    run = "sm-five-hundred"
+    request = xgboost_request(run, Strategy="random", StrategyConfig={"Seed": 11, "BatchSize": 500},
+                              **limits(500, 100))
+    (execution,) = loop.harness.run(synthesized, request, name=f"{run}-1", timeout=600)
+    assert execution["status"] == "SUCCEEDED", execution
+    (proposed,) = [i.result for i in loop.harness.invocations if i.function == "byohpo-propose"][:1]
+    assert len(proposed["jobs"]["trials"]) == 500
+    assert len(proposed["jobs"]["trials"][0]["hyperparameters"]) == 11
+    trials = loop.trials(run)
+    assert len(trials) == 500 and all(t.status == "Completed" and t.values for t in trials)
+    sizes = loop.harness.payload_sizes.largest
+    where, largest = loop.harness.payload_sizes.top()
+    with capsys.disabled():
+        print(f"\n  largest state payload of 500 trials x 11 hyperparameters: {largest:,} bytes "
+              f"({largest / 262_144:.1%} of 256 KiB), {where}")
+        for key in ("Propose: output", "Train the generation: output", "Evaluate: parameters"):
+            print(f"    {key:32s} {sizes[key]:9,d} bytes")
+    assert largest <= 262_144
+    assert sizes["Train the generation: output"] < sizes["Propose: output"]  # the jobs replaced
+
+
+def test_the_same_request_against_an_empty_table_trains_its_own_jobs_and_adopts_none(
+        loop: Loop, synthesized: str) -> None:
+    """cdk destroy + deploy (or a second stack) with the same request: the table is new, SageMaker
+    still has the first run's jobs. The second run trains jobs of its own, under names of its own."""
+    run = "sm-again"
+    request = digits_request(run, **limits(6, 3))
+    first = loop.fresh(SageMakerEmulator(known_metric))
+    (execution,) = loop.harness.run(synthesized, request, name=f"{run}-1")
+    assert execution["status"] == "SUCCEEDED", execution
+    before = {t.job_name: t for t in loop.trials(run)}
+
+    loop.empty_table()
+    second = loop.fresh(SageMakerEmulator(lambda params: JobFate(metrics={OBJECTIVE: 0.5})))
+    (execution,) = loop.harness.run(synthesized, request, name=f"{run}-2")
+    assert execution["status"] == "SUCCEEDED", execution
+    after = loop.trials(run)
+    assert len(after) == 6 and all(t.status == "Completed" for t in after)
+    # Every job of the second run was created by it, none refused, none of the first run's names.
+    assert [error for _, error in second.create_calls] == [None] * 6
+    assert {t.job_name for t in after} == set(second.jobs) and not set(second.jobs) & set(before)
+    assert all(t.values == {OBJECTIVE: 0.5} for t in after)  # its own jobs' metric, no first-run value
+    assert set(first.jobs) == set(before)
+
+
+def test_a_job_of_the_same_name_from_before_the_run_is_never_adopted(loop: Loop, synthesized: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were the names to collide anyway (the same token drawn, or runs made before tokens), the jobs
+    SageMaker has under them are not this run's: created before it. Each trial trains again under
+    its next attempt's name, and records its own job's metric."""
+    from byohpo.handlers import start
+
+    monkeypatch.setattr(start, "new_run_token", lambda: "same01")
+    run = "sm-collide"
+    request = digits_request(run, **limits(3, 3))
+    loop.fresh(SageMakerEmulator(known_metric))
+    (execution,) = loop.harness.run(synthesized, request, name=f"{run}-1")
+    assert execution["status"] == "SUCCEEDED", execution
+    old = {t.job_name for t in loop.trials(run)}
+    assert all("-same01-g0-" in name for name in old)
+    from moto.sagemaker.models import sagemaker_backends
+
+    for name in old:  # SageMaker's record: those jobs are an hour old by the time the table is new
+        job = sagemaker_backends["123456789012"]["us-east-1"].training_jobs[name]
+        job.creation_time -= timedelta(hours=1)
+
+    loop.empty_table()
+    emulator = loop.fresh(SageMakerEmulator(lambda params: JobFate(metrics={OBJECTIVE: 0.25})))
+    (execution,) = loop.harness.run(synthesized, request, name=f"{run}-2")
+    assert execution["status"] == "SUCCEEDED", execution
+    trials = loop.trials(run)
+    assert [(t.status, t.attempt, t.values) for t in trials] == [("Completed", 1, {OBJECTIVE: 0.25})] * 3
+    assert {t.job_name for t in trials} == {f"{name}-a1" for name in old}
+    assert sorted((str(e) for _, e in emulator.create_calls)) == ["None"] * 3 + ["ResourceInUse"] * 3
+
+
+def test_a_failed_distributed_map_child_does_not_fail_the_run(loop: Loop) -> None:
+    """A child execution that fails on what no Catch handles (here its job's description passes the
+    payload quota) returns no trial_id; Evaluate settles that trial from SageMaker."""
+    def fate(params: Mapping[str, Any]) -> JobFate:
+        value = accuracy(params["HyperParameters"])
+        if params["TrainingJobName"].endswith("-g0-t1"):
+            noise = {f"debug:{i:04d}" + "x" * 60: 0.5 for i in range(3000)}
+            return JobFate(metrics={OBJECTIVE: value, **noise})
+        return JobFate(metrics={OBJECTIVE: value})
+
+    loop.fresh(SageMakerEmulator(fate))
+    run = "sm-child"
+    (execution,) = loop.run(digits_request(run, **limits(6, 3)), DISTRIBUTED)
+    assert execution["status"] == "SUCCEEDED", execution
+    first = loop.evaluate_events()[0]["results"]
+    assert sum(1 for r in first if not (isinstance(r, dict) and "trial_id" in r)) == 1
+    trials = {t.trial_id: t for t in loop.trials(run)}
+    assert len(trials) == 6 and all(t.status == "Completed" for t in trials.values())
+    child = trials["g0000-t0001"]
+    assert child.values[OBJECTIVE] == pytest.approx(accuracy(child.hyperparameters))
+
+
+def test_the_ga_example_runs_at_most_max_parallel_jobs_at_once(loop: Loop) -> None:
+    """The GA example proposes generations of 6 and runs 2 at a time (MaxParallelTrainingJobs)."""
+    request = json.loads((EXAMPLES / "digits" / "ga.json").read_text())
+    request["HyperParameterTuningJobName"] = "sm-ga-example"
+    request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 12
+    # Jobs stay in progress until all six of a generation run at once, or 3 s have passed: with
+    # MaxConcurrency at 2, two do; handed 6, six would.
+    emulator = loop.fresh(SageMakerEmulator(lambda params: JobFate(
+        metrics={OBJECTIVE: accuracy({"activation": "relu", **params["HyperParameters"]})}, polls=1),
+        gate=6, gate_seconds=3.0))
+    (execution,) = loop.run(request)
+    assert execution["status"] == "SUCCEEDED", execution
+    proposed = [i.result for i in loop.harness.invocations if i.function == "byohpo-propose" and i.result]
+    assert len(proposed[0]["jobs"]["trials"]) == 6 and proposed[0]["max_parallel"] == 2
+    assert emulator.max_in_flight == 2
+
+
+def test_every_job_carries_its_run_and_stack_tags_within_sagemakers_fifty(loop: Loop) -> None:
+    emulator = loop.fresh(SageMakerEmulator(known_metric))
+    run = "sm-tags"
+    request = digits_request(run, **limits(2, 2))
+    request["Tags"] = [{"Key": f"team:{i}", "Value": "ml"} for i in range(48)]
+    (execution,) = loop.run(request)
+    assert execution["status"] == "SUCCEEDED", execution
+    sagemaker = loop.harness.client("sagemaker")
+    for trial in loop.trials(run):
+        arn = sagemaker.describe_training_job(TrainingJobName=trial.job_name)["TrainingJobArn"]
+        tags = sagemaker.list_tags(ResourceArn=arn)["Tags"]
+        assert len(tags) == 50 and tags[-2:] == [{"Key": "byohpo:run", "Value": run},
+                                                 {"Key": "byohpo:stack", "Value": "byohpo-sfn-stack"}]
+    assert [e for _, e in emulator.create_calls] == [None, None]

@@ -39,6 +39,7 @@ from typing import Any
 
 from byohpo import algorithms, standins
 from byohpo.errors import FieldError, UnknownStrategyError, ValidationError
+from byohpo.job_tags import too_many_tags
 from byohpo.schema.build import SCHEMA_ID, build_schema, built_schema, schema  # noqa: F401 - the public entry points
 from byohpo.schema.walk import check_structure, json_type
 from byohpo.space import Continuous, SearchSpace
@@ -421,6 +422,9 @@ class _Parser:
         parents, warm_start_type = self.warm_start(name)
         if self.raw.get("Autotune") is not None:
             self.error("Autotune", "is not supported: give the ranges in ParameterRanges")
+        tags = self.raw.get("Tags")
+        if isinstance(tags, list) and (problem := too_many_tags(tags)):
+            self.error("Tags", problem)
         if self.errors or space is None or stopping is None or strategy is None or seed is None:
             return None
         local = _obj(definition.get("Local"))

@@ -17,6 +17,7 @@ Drivers add only what differs between them: how trials are run and how time is r
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -42,11 +43,28 @@ class RunMismatchError(ValidationError):
     """A run of this name exists, made from a request that differs where a resumed run cannot."""
 
 
-def training_job_name(run: str, generation: int, index: int, attempt: int = 0) -> str:
-    """``<run>-g<generation>-t<index>[-a<attempt>]``: deterministic, so a retried Propose names the same
-    jobs, and unique per attempt, because SageMaker never reuses a name. Run names are at most 32
-    characters (SageMaker's limit for tuning jobs), so the name stays within 63."""
-    name = f"{run}-g{generation}-t{index}" + (f"-a{attempt}" if attempt else "")
+#: A run's token: lowercase letters and digits (6 of 36: 2.2 billion), drawn once when the run is made.
+TOKEN_LENGTH = 6
+_TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_run_token() -> str:
+    """A fresh random token for a new run's training job names (see :func:`training_job_name`)."""
+    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
+
+
+def training_job_name(run: str, generation: int, index: int, attempt: int = 0, *, token: str = "") -> str:
+    """``<run>-<token>-g<generation>-t<index>[-a<attempt>]``: deterministic, so a retried Propose names
+    the same jobs, and unique per attempt, because SageMaker never reuses a name.
+
+    SageMaker's names are unique per account and Region for ever, across every table and stack that
+    ever ran there: the run's ``token`` (random, drawn when the run was created and stored with it)
+    keeps a run of the same name elsewhere, or again after its table was emptied, from colliding with
+    this one's jobs. Runs made without one (the local engine's, older ones) have plain names. Run names
+    are at most 32 characters (SageMaker's limit for tuning jobs), so the name stays within 63.
+    """
+    head = f"{run}-{token}" if token else run
+    name = f"{head}-g{generation}-t{index}" + (f"-a{attempt}" if attempt else "")
     if len(name) > MAX_JOB_NAME:
         raise ValueError(f"training job name {name!r} is longer than {MAX_JOB_NAME} characters")
     return name
@@ -110,7 +128,7 @@ def next_generation(request: TuningRequest, run: RunRecord,
         records.append(TrialRecord.new(
             run.name, generation, index, candidate.params, meta=meta,
             hyperparameters=request.space.to_hyperparameters(candidate.params),
-            job_name=training_job_name(run.name, generation, index)))
+            job_name=training_job_name(run.name, generation, index, token=run.token)))
     return records
 
 
@@ -176,8 +194,9 @@ def _likely_cause(request: TuningRequest, finished: Sequence[TrialRecord]) -> st
     return "; ".join(f"{subject(len(groups[k]))} {texts[k]}" for k in ranked)
 
 
-def open_run(store: Store, request: TuningRequest) -> tuple[RunRecord, bool]:
-    """The run for ``request``, created if new; ``(run, created)``.
+def open_run(store: Store, request: TuningRequest, *, token: str = "") -> tuple[RunRecord, bool]:
+    """The run for ``request``, created if new (with ``token`` for its training job names, see
+    :func:`training_job_name`); ``(run, created)``. An existing run keeps the token it was made with.
 
     An existing run is adopted only if its request has the same fingerprint (space, objectives,
     strategy, options, seed): its stored trials were proposed from those, and a strategy replaying
@@ -190,7 +209,8 @@ def open_run(store: Store, request: TuningRequest) -> tuple[RunRecord, bool]:
         run = None
     if run is None:
         try:
-            return store.create_run(RunRecord(request.name, request.raw, request.fingerprint())), True
+            return store.create_run(RunRecord(request.name, request.raw, request.fingerprint(),
+                                              token=token)), True
         except RunExistsError:  # another driver created it between our read and our write
             run = store.get_run(request.name)
     if run.fingerprint != request.fingerprint():

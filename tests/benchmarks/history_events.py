@@ -67,17 +67,23 @@ def iterations(loop: Loop) -> list[tuple[str, int, str]]:
         1: JobFate(status="Failed", failure_reason="AlgorithmError: boom", polls=1),
         2: JobFate(metrics=None, log_lines=("Validation-accuracy=0.9",), polls=1),
     })))
-    # generation 3: throttled twice, then created; generation 4: a create refused for good
+    # then: throttled twice (by name: Retry), then created; throttled once, told by its cause (the
+    # iteration's own loop); a create refused for good
     throttled = ("SageMaker.ThrottlingException", "Rate exceeded")
+    by_cause = ("SageMaker.AmazonSageMakerException",
+                "Rate exceeded (Service: AmazonSageMaker; Status Code: 400; Error Code: ThrottlingException)")
     (execution,) = loop.run(digits_request("bench-iterations", **limits(3, 1)), "INLINE")
     emulator.fail_creates(throttled, throttled)
     (retried,) = loop.run(digits_request("bench-retried", **limits(1, 1)), "INLINE")
+    emulator.fail_creates(by_cause)
+    (looped,) = loop.run(digits_request("bench-by-cause", **limits(1, 1)), "INLINE")
     emulator.fail_creates(("SageMaker.ResourceInUseException", "in use"))
     (refused,) = loop.run(digits_request("bench-refused", **limits(1, 1)), "INLINE")
     spans = iteration_spans(loop.events(execution))
-    spans += iteration_spans(loop.events(retried)) + iteration_spans(loop.events(refused))
+    for other in (retried, looped, refused):
+        spans += iteration_spans(loop.events(other))
     outcomes = ["completed", "job failed", "completed, metrics from logs", "create throttled twice",
-                "create refused"]
+                "throttled, told by its cause", "create refused"]
     return [(o, len(s), " ".join(s)) for o, s in zip(outcomes, spans, strict=True)]
 
 
@@ -104,7 +110,7 @@ def generations(loop: Loop, mode: str, jobs: int, parallel: int, failing: int = 
     per_generation = (len(events) - body - costs["start"] - costs["finish"]) / gens
     answers = [i.result for i in loop.harness.invocations if i.function == "byohpo-evaluate"]
     estimate = answers[-1]["run"]["events"]
-    payload = max(len(json.dumps(e)) for e in loop.evaluate_events())
+    payload = max(len(json.dumps(e)) for e in loop.evaluate_events())  # the Map's results, and more
     return {"mode": mode, "jobs": jobs, "parallel": parallel, "failed": failing, "generations": gens,
             "events": len(events), "per_generation": per_generation, "map_bodies": body,
             "estimate": estimate + handlers.FINISH_EVENTS, "payload": payload}

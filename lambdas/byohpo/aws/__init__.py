@@ -9,7 +9,11 @@ environment, read when a client or the store is first needed:
 
 * ``BYOHPO_TABLE``: the DynamoDB table of runs and trials (``byohpo.store.dynamodb``);
 * ``BYOHPO_BUCKET``: the bucket Finalize writes results to; ``BYOHPO_RESULTS_PREFIX`` (default ``runs/``);
-* ``BYOHPO_EVENT_BUDGET``: see ``byohpo.handlers``.
+* ``BYOHPO_EVENT_BUDGET``: see ``byohpo.handlers``;
+* ``BYOHPO_STACK``: the deploying stack's name, tagged on every training job (``byohpo:stack``), which
+  the stack's IAM conditions on (:func:`stack_name`);
+* ``BYOHPO_PASSABLE_ROLES``: the role ARNs (comma-separated) the stack lets its state machine pass to
+  SageMaker; Start refuses a request naming another (unset: no check).
 
 botocore is imported here, never by the pure core: the local engine runs without it.
 """
@@ -101,6 +105,11 @@ class Clients:
             return self._store
 
 
+def stack_name() -> str | None:
+    """``BYOHPO_STACK``, or None when the deployment does not set it."""
+    return os.environ.get("BYOHPO_STACK") or None
+
+
 _current = Clients()
 
 
@@ -117,4 +126,4 @@ def configure(*, store: Store | None = None, session: Any = None) -> Clients:
     return _current
 
 
-__all__ = ["RETRY_CONFIG", "Clients", "ConfigurationError", "clients", "configure", "env"]
+__all__ = ["RETRY_CONFIG", "Clients", "ConfigurationError", "clients", "configure", "env", "stack_name"]

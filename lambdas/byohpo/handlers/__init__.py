@@ -6,7 +6,10 @@ made on first use, kept while the Lambda is warm) and returns a small dict. Conf
 environment: ``BYOHPO_TABLE`` (DynamoDB table), ``BYOHPO_BUCKET`` (results bucket),
 ``BYOHPO_RESULTS_PREFIX`` (default ``runs/``), ``BYOHPO_EVENT_BUDGET`` (history events one execution
 may use before it continues as a new one; default 20,000 of the 25,000 hard limit),
-``BYOHPO_LOG_LEVEL`` (of the ``byohpo`` loggers; default ``INFO``).
+``BYOHPO_LOG_LEVEL`` (of the ``byohpo`` loggers; default ``INFO``), ``BYOHPO_STACK`` (the deploying
+stack's name: every training job is tagged ``byohpo:stack`` with it), ``BYOHPO_PASSABLE_ROLES``
+(comma-separated role ARNs the stack may pass to SageMaker; Start refuses a request with another
+``RoleArn``; unset: no check).
 
 The contract with the state machine (``state_machine/``), state by state
 =======================================================================
@@ -17,70 +20,73 @@ the execution driving it (the run's owner in the store), the history events this
 far (an estimate, see below) and its budget.
 
 Start
-    in:  ``{"input": <execution input>, "execution": "$$.Execution.Id"}``. The execution input is the
-         tuning request; or ``{"RequestS3Uri": "s3://bucket/key.json"}`` pointing at it (with an optional
+    in:  ``{"input": <execution input>, "execution": "$$.Execution.Id"}``, and ``"training_role"`` when
+         the state machine gives every job a fixed role. The execution input is the tuning request; or
+         ``{"RequestS3Uri": "s3://bucket/key.json"}`` pointing at it (with an optional
          ``"RunNameSuffix"``, e.g. a schedule's scheduled time, appended to the run name); or, for a
          continuation, ``{"ContinueRun": <run name>, "PreviousExecution": <ARN of the execution that
          continued as new>}``.
     out: ``{"run": <run context>}`` (``events`` starts at :data:`START_EVENTS`).
          Validates the request — its fields, and each trial's CreateTrainingJob parameters against
-         botocore's input shape — and refuses it with ``ValidationError`` naming the field before
-         anything is written; a run of that name made from a different search
-         (``RunMismatchError``, a ValidationError) likewise. Imports warm-start parents (see
-         ``byohpo.aws.warm_start``). Creates the run or adopts the existing one, and claims it for this
-         execution with a conditional write: ``RunClaimedError`` when another execution holds it and is
-         still running (a holder execution that has ended — failed, aborted, timed out — is taken
-         over; a continuation takes over from ``PreviousExecution``). Taking over settles the trials
-         the previous holder left unfinished: a job that exists is adopted (its result recorded, or the
-         trial marked ``InProgress`` while it runs), a job that was never created gets the next
-         attempt's name. A finished run is not claimed: Propose answers with its stop reason.
+         botocore's input shape and what the Map's task reads (``byohpo.aws.training.check_training``),
+         its ``RoleArn`` against the roles the stack may pass (``BYOHPO_PASSABLE_ROLES``; the fixed
+         role instead, when there is one), its size against what the table holds — and refuses it with
+         ``ValidationError`` naming the field before anything is written; a run of that name made from
+         a different search (``RunMismatchError``, a ValidationError) likewise. Imports warm-start
+         parents (see ``byohpo.aws.warm_start``). Creates the run (with a random token for its job
+         names) or adopts the existing one, and claims it for this execution with a conditional write:
+         ``RunClaimedError`` when another execution holds it and is still running (a holder execution
+         that has ended — failed, aborted, timed out — is taken over; a continuation takes over from
+         ``PreviousExecution``). Taking over settles the trials the previous holder left unfinished: a
+         job that exists and is the trial's is adopted (its result recorded, or the trial marked
+         ``InProgress`` while it runs), a job that was never created, or is another run's, gets the
+         next attempt's name. A finished run is not claimed: Propose answers with its stop reason.
 Propose
     in:  ``{"run": <run context>}``
-    out: ``{"run", "generation": int, "stop": null | {"code", "message"}, "training": {...} | null,
-         "trials": [{"trial_id", "job_name", "hyperparameters": {str: str}}], "max_parallel": int}``.
+    out: ``{"run", "generation": int, "stop": null | {"code", "message"}, "jobs": {"training": {...},
+         "trials": [{"trial_id", "job_name", "hyperparameters": {str: str}}]} | null,
+         "max_parallel": int, "causes_kept": int}``.
          ``max_parallel`` is MaxParallelTrainingJobs: the Map's ``MaxConcurrencyPath``.
          ``stop`` non-null (a stopping rule holds, the budget is spent, the strategy is exhausted, or
-         the run was finished by someone else) means: go to Finalize; ``training`` is null and
-         ``trials`` empty then. Otherwise ``trials`` are the generation's trials to run, each with its
-         *tuned* hyperparameters only, and ``training`` the CreateTrainingJob parameters they share:
-         all but ``TrainingJobName``, with the static hyperparameters as ``HyperParameters``; always
-         with the keys of ``byohpo.aws.training.ALWAYS_PRESENT``, plus the definition's optional fields
-         when given (``InputDataConfig``, ``VpcConfig``, ``CheckpointConfig``, ...). Sending the static
-         values once instead of once per trial is what keeps a generation of 500 trials of 11
-         hyperparameters under 256 KiB (``PayloadTooLargeError`` before anything is written otherwise).
-         A retried Propose returns exactly what the first call wrote (generation written once, by a
-         conditional write on the run's version). After a takeover, ``trials`` are the unfinished
-         trials of the interrupted generation still to run (those adopted ``InProgress`` are not
-         listed: Evaluate waits for them), possibly none.
-Map (state machine) — one iteration per trial, its input ``{"training": $.training, "trial":
-    $$.Map.Item.Value}`` (ItemSelector). The job is ``training`` with ``TrainingJobName`` = the trial's
-    ``job_name`` and ``HyperParameters`` = ``States.JsonMerge($.training.HyperParameters,
-    $.trial.hyperparameters, false)`` (``byohpo.aws.training.create_training_job_params`` builds the
-    same). A JSONPath task names each field of ``training`` (those of ``ALWAYS_PRESENT`` are always
-    there; a path to an absent optional one fails the task), so the definition either lists the
-    optional fields its requests use, or makes the task a JSONata state whose ``Arguments`` are
-    ``{% $merge([$states.input.training, {"TrainingJobName": $states.input.trial.job_name,
-    "HyperParameters": $merge([$states.input.training.HyperParameters,
-    $states.input.trial.hyperparameters])}]) %}``. CreateTrainingJob.sync; Retry only
-    ``SageMaker.ThrottlingException``/``ResourceLimitExceeded`` (a retried create of a job that exists
-    collides); Catch ``States.ALL``. The iteration's result must be small: ``{"trial_id",
-    "TrainingJobName", "TrainingJobStatus", "FinalMetricDataList", "TrainingStartTime",
-    "TrainingEndTime"}`` (a ResultSelector on the description of the completed job, plus the item's
-    trial_id; timestamps as ISO text or epoch seconds or milliseconds), or ``{"trial_id", "Error",
-    "Cause"}`` when the iteration caught an error (a ``.sync`` task whose job failed or stopped has the
-    job's description, as JSON, in ``Cause``: its status, FailureReason and metrics are used). Only
-    ``trial_id`` is required: without ``FinalMetricDataList`` (or without the objective in it) the
-    metrics come from the job's logs; without ``TrainingJobStatus`` Evaluate asks DescribeTrainingJob;
-    ``FailureReason`` is read when present. Other keys are ignored. Results are matched to trials by
-    ``trial_id``, in any order.
+         the run was finished by someone else) means: go to Finalize; ``jobs`` is null then.
+         Otherwise ``jobs.trials`` are the generation's trials to run, each with its *tuned*
+         hyperparameters only, and ``jobs.training`` the CreateTrainingJob parameters they share: all
+         but ``TrainingJobName``, with the static hyperparameters as ``HyperParameters``; always with
+         the keys of ``byohpo.aws.training.ALWAYS_PRESENT``, plus the definition's optional fields when
+         given (``InputDataConfig``, ``VpcConfig``, ``CheckpointConfig``, ...). The Map's results take
+         the place of ``jobs`` (its ``ResultPath``), so that no state holds both; ``causes_kept`` is how
+         many of them (those of the first items) may carry a caught error's ``Cause`` within 256 KiB
+         (:func:`map_budget`). A generation whose output or results would not fit is refused
+         (``PayloadTooLargeError``) before anything is written. A retried Propose returns exactly what
+         the first call wrote (generation written once, by a conditional write on the run's version).
+         After a takeover, ``jobs.trials`` are the unfinished trials of the interrupted generation
+         still to run (those adopted ``InProgress`` are not listed: Evaluate waits for them), possibly
+         none.
+Map (state machine) — one iteration per trial, ``state_machine.training``: its input
+    ``{"trial", "training", "index", "causes_kept", "retries"}`` (ItemSelector); the job is
+    ``training`` with ``TrainingJobName`` = the trial's ``job_name`` and ``HyperParameters`` =
+    ``States.JsonMerge($.training.HyperParameters, $.trial.hyperparameters, false)``
+    (``byohpo.aws.training.create_training_job_params`` builds the same). CreateTrainingJob.sync;
+    retried only when SageMaker throttles or lacks instances (a retried create of a job that exists
+    collides); Catch ``States.ALL``. Its result is small and bounded (:data:`MAP_RESULT_BYTES`):
+    ``{"trial_id", "TrainingJobName", "TrainingJobStatus", "TrainingStartTime", "TrainingEndTime"}``
+    for a completed job (the times when SageMaker gave them), or ``{"trial_id", "TrainingJobName",
+    "Error"[, "Cause"]}`` when the iteration caught an error. A failed Distributed Map child returns
+    its own ``{"Error", "Cause"}``, without ``trial_id``.
 Evaluate
     in:  ``{"run", "generation": int, "results": [<Map iteration results>]}``
-    out: ``{"run", "generation", "results": [], "action": "next" | "wait" | "finish" |
+    out: ``{"run", "generation", "jobs": [], "action": "next" | "wait" | "finish" |
          "continue_as_new", "stop": null | {"code", "message"}}``.
-         Records every trial: status and failure reason from the result; metrics from
-         FinalMetricDataList, else from the job's CloudWatch Logs with the request's MetricDefinitions.
-         A caught error is checked against SageMaker (the job may exist: it is adopted). Trials of the
-         generation without a result are settled the same way. Then:
+         Settles every unfinished trial of the generation from SageMaker
+         (``byohpo.aws.training.reconcile``): DescribeTrainingJob tells its status, failure reason,
+         times and ``FinalMetricDataList``; metrics missing there come from the job's CloudWatch Logs
+         with the request's MetricDefinitions. A job is recorded only when it is the trial's
+         (``owned_by``); otherwise the trial trains again under a new name. The results are hints,
+         each field checked (``MapResult``): a result without a ``trial_id`` of the generation (a
+         failed child) is skipped, a second result for a trial ignored, a malformed field dropped, so
+         one bad result never loses the generation. A caught error fails the trial with its cause
+         when no job exists, except SageMaker's throttling and lack of instances: the trial then waits
+         for a later attempt (``Pending`` under a new name, not counted as failed). Then:
          ``wait``: adopted jobs still run — Wait, then Evaluate again with this output as input;
          ``finish``: a stopping rule holds — Finalize with ``stop``;
          ``continue_as_new``: the next generation might not fit in this execution's history — start a
@@ -102,7 +108,8 @@ Errors (Python class names, which Step Functions matches): ``ValidationError`` (
 ``UnknownStrategyError``, ``RunMismatchError``, ``InvalidProposalError``), ``RunClaimedError`` (another
 execution holds the run: stop quietly, never Finalize), ``VersionConflictError``,
 ``RunNotFoundError``, ``ReplayMismatchError``, ``PayloadTooLargeError`` (Propose: the generation would
-not fit in 256 KiB; nothing written), ``ConfigurationError`` (the Lambda's environment).
+not fit in 256 KiB; nothing written), ``ConfigurationError`` (the Lambda's environment or the
+deployment).
 
 History events
 --------------
@@ -156,6 +163,15 @@ FINISH_EVENTS = 16
 
 #: Step Functions' limit on a state's input or output (UTF-8 JSON).
 MAX_PAYLOAD = 256 * 1024
+#: The largest Map iteration result without a Cause (``state_machine.training``): a trial id, a job
+#: name (63), a status and two timestamps, or an error name (at most 256 characters, Step Functions'
+#: limit on an error's name), with their keys.
+MAP_RESULT_BYTES = 400
+#: A caught error's Cause: at most 32,768 characters (Step Functions' limit), and its key.
+CAUSE_BYTES = 32_768 + 16
+#: What a Catch adds to the state input it passes on (``$.error``: an error name and a Cause), and so
+#: the room Propose's output and the Map's must leave below :data:`MAX_PAYLOAD`.
+ERROR_ROOM = CAUSE_BYTES + 512
 
 
 class PayloadTooLargeError(ByohpoError):
@@ -163,17 +179,42 @@ class PayloadTooLargeError(ByohpoError):
     too many or too long hyperparameters). Raised before anything is written."""
 
 
-def check_size(output: Any) -> int:
-    """The output's size as Step Functions counts it (its JSON in UTF-8), or
-    :class:`PayloadTooLargeError`."""
-    size = len(json.dumps(output).encode("utf-8"))
-    if size > MAX_PAYLOAD:
-        trials = output.get("trials") if isinstance(output, Mapping) else None
-        what = f"a generation of {len(trials)} trials" if isinstance(trials, list) else "the output"
-        raise PayloadTooLargeError(
-            f"{what} takes {size:,} bytes, above Step Functions' {MAX_PAYLOAD:,}: propose fewer trials at a "
-            "time (MaxParallelTrainingJobs, or the strategy's PopulationSize or BatchSize)")
+def payload_size(value: Any) -> int:
+    """A state's input or output as Step Functions counts it: its JSON in UTF-8 (measured with JSON's
+    default separators and ASCII escapes, a little above the compact form)."""
+    return len(json.dumps(value).encode("utf-8"))
+
+
+def check_size(output: Any, limit: int = MAX_PAYLOAD) -> int:
+    """The output's size (:func:`payload_size`), or :class:`PayloadTooLargeError` above ``limit``."""
+    size = payload_size(output)
+    if size > limit:
+        raise PayloadTooLargeError(_too_large(output, f"takes {size:,} bytes, above the {limit:,} a state "
+                                                      "may pass on (Step Functions' 256 KiB, less room for "
+                                                      "an error a Catch adds)"))
     return size
+
+
+def map_budget(output: Mapping[str, Any]) -> int:
+    """``causes_kept`` for Propose's ``output``: how many of the Map's results may keep a caught error's
+    Cause while the Map's output (``output`` with its results in place of ``jobs``) stays within
+    :data:`MAX_PAYLOAD` less :data:`ERROR_ROOM` (the Map's own Catch, and Evaluate's, add an error to
+    it). :class:`PayloadTooLargeError` when not even the results without causes fit."""
+    trials = (output.get("jobs") or {}).get("trials") or []
+    room = MAX_PAYLOAD - ERROR_ROOM - payload_size({**output, "jobs": []}) - len(trials) * MAP_RESULT_BYTES
+    if room < 0:
+        raise PayloadTooLargeError(_too_large(output, f"would have Map results of up to "
+                                                      f"{len(trials) * MAP_RESULT_BYTES:,} bytes, more than "
+                                                      "a state may hold (Step Functions' 256 KiB)"))
+    return min(len(trials), room // CAUSE_BYTES)
+
+
+def _too_large(output: Any, what: str) -> str:
+    jobs = output.get("jobs") if isinstance(output, Mapping) else None
+    trials = jobs.get("trials") if isinstance(jobs, Mapping) else None
+    subject = f"a generation of {len(trials)} trials" if isinstance(trials, list) else "the output"
+    return (f"{subject} {what}: propose fewer trials at a time (MaxParallelTrainingJobs, or the "
+            "strategy's PopulationSize or BatchSize)")
 
 
 def now() -> datetime:
@@ -296,10 +337,13 @@ def owned_run(store: Store, ctx: RunContext) -> RunRecord:
 
 
 __all__ = [
+    "CAUSE_BYTES",
     "DEFAULT_EVENT_BUDGET",
+    "ERROR_ROOM",
     "FAILED_JOB_EVENTS",
     "FINISH_EVENTS",
     "GENERATION_EVENTS",
+    "MAP_RESULT_BYTES",
     "MAX_PAYLOAD",
     "START_EVENTS",
     "SUCCEEDED_JOB_EVENTS",
@@ -311,7 +355,9 @@ __all__ = [
     "event_budget",
     "fits_another",
     "generation_events",
+    "map_budget",
     "owned_run",
+    "payload_size",
     "run_request",
     "run_stop",
     "stop_dict",

@@ -10,7 +10,18 @@ from typing import Any
 from byohpo import aws
 from byohpo.aws import training
 from byohpo.aws.warm_start import with_imported_budget
-from byohpo.handlers import RunContext, check_size, now, owned_run, run_request, run_stop, stop_dict
+from byohpo.handlers import (
+    ERROR_ROOM,
+    MAX_PAYLOAD,
+    RunContext,
+    check_size,
+    map_budget,
+    now,
+    owned_run,
+    run_request,
+    run_stop,
+    stop_dict,
+)
 from byohpo.request import TuningRequest
 from byohpo.stopping import StopReason
 from byohpo.store.base import RunFinishedError, Store
@@ -43,7 +54,7 @@ def propose(event: Mapping[str, Any], *, store: Store) -> dict[str, Any]:
     if isinstance(proposal, StopReason):
         log.info("run %s stops: %s", run.name, proposal.message)
         return _stopped(ctx, run.version, stop_dict(proposal), request.max_parallel)
-    check_size(_generation(ctx, request, run.version, proposal))  # before writing: a retry cannot shrink it
+    _generation(ctx, request, run.version, proposal)  # checked before writing: a retry cannot shrink it
     try:
         written = store.put_generation(run.name, run.version, proposal, run.version)
     except RunFinishedError:
@@ -54,18 +65,24 @@ def propose(event: Mapping[str, Any], *, store: Store) -> dict[str, Any]:
 
 def _generation(ctx: RunContext, request: TuningRequest, generation: int,
                 trials: Sequence[TrialRecord]) -> dict[str, Any]:
-    return {
+    """The output for ``trials``, checked to fit, and the Map's results after it, in a state."""
+    output = {
         "run": ctx.to_dict(),
         "generation": generation,
         "stop": None,
-        "training": training.shared_training_fields(request),
-        "trials": [{"trial_id": t.trial_id, "job_name": t.job_name,
-                    "hyperparameters": training.tuned_hyperparameters(request, t)} for t in trials],
+        "jobs": {"training": training.shared_training_fields(request, stack=aws.stack_name()),
+                 "trials": [{"trial_id": t.trial_id, "job_name": t.job_name,
+                             "hyperparameters": training.tuned_hyperparameters(request, t)} for t in trials]},
         "max_parallel": request.max_parallel,
+        "causes_kept": 0,
     }
+    # The Map's Catch adds an error to this, its input: leave room for it.
+    check_size(output, MAX_PAYLOAD - ERROR_ROOM)
+    output["causes_kept"] = map_budget(output)
+    return output
 
 
 def _stopped(ctx: RunContext, generation: int, stop: dict[str, str] | None, max_parallel: int
              ) -> dict[str, Any]:
-    return {"run": ctx.to_dict(), "generation": generation, "stop": stop, "training": None, "trials": [],
-            "max_parallel": max_parallel}
+    return {"run": ctx.to_dict(), "generation": generation, "stop": stop, "jobs": None,
+            "max_parallel": max_parallel, "causes_kept": 0}

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -15,9 +17,9 @@ from byohpo.aws.results import read_json
 from byohpo.errors import ValidationError
 from byohpo.handlers import RunContext, event_budget, run_request
 from byohpo.request import TuningRequest, parse_request
-from byohpo.store.base import RunClaimedError, RunNotFoundError, Store
+from byohpo.store.base import ItemTooLargeError, RunClaimedError, RunNotFoundError, Store
 from byohpo.store.records import RunRecord
-from byohpo.tuning import open_run
+from byohpo.tuning import new_run_token, open_run
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +40,13 @@ def start(event: Mapping[str, Any], *, store: Store, clients: aws.Clients) -> di
     if not isinstance(execution, str) or not execution:
         raise ValidationError("must be the execution's ARN ($$.Execution.Id)", "execution")
     given = event.get("input")
+    role = event.get("training_role")
+    if role is not None and (not isinstance(role, str) or not role):
+        raise ValidationError("must be the role ARN the state machine gives every job", "training_role")
     if isinstance(given, Mapping) and "ContinueRun" in given:
         run, request = _continuation(store, given, execution)
     else:
-        run, request = _new(store, clients, given, execution)
+        run, request = _new(store, clients, given, execution, role)
     if not run.finished:
         previous = run.owner
         run = _claim(store, clients, run, execution, given)
@@ -52,7 +57,8 @@ def start(event: Mapping[str, Any], *, store: Store, clients: aws.Clients) -> di
     return {"run": ctx.to_dict()}
 
 
-def _new(store: Store, clients: aws.Clients, given: Any, execution: str) -> tuple[RunRecord, TuningRequest]:
+def _new(store: Store, clients: aws.Clients, given: Any, execution: str,
+         role: str | None) -> tuple[RunRecord, TuningRequest]:
     """Everything that can refuse the request is checked before the first write."""
     if isinstance(given, Mapping) and "RequestS3Uri" in given:
         suffix = given.get("RunNameSuffix")
@@ -63,12 +69,16 @@ def _new(store: Store, clients: aws.Clients, given: Any, execution: str) -> tupl
         if suffix is not None:
             given = with_run_name_suffix(given, suffix)
     request = parse_request(given)
-    training.check_training(request)
+    training.check_training(request, stack=aws.stack_name(), role=role)
+    training.check_role(request, training.passable_roles(os.environ.get("BYOHPO_PASSABLE_ROLES")), role)
     imported = []
     if request.warm_start_parents and _fresh(store, request.name):
         imported = warm_start.import_trials(store, request, sagemaker=clients.sagemaker)
         warm_start.check_strategy(request, imported)
-    run, _ = open_run(store, request)
+    try:
+        run, _ = open_run(store, request, token=new_run_token())
+    except ItemTooLargeError as exc:  # refused before anything was written
+        raise ValidationError(*_too_large(request.raw, exc)) from exc
     if imported and run.version == 0 and not run.finished:
         run = _claim(store, clients, run, execution, given)
         store.put_generation(run.name, 0, imported, 0)
@@ -88,6 +98,22 @@ def with_run_name_suffix(request: Any, suffix: Any) -> Any:
     tail = re.sub(r"[^A-Za-z0-9]", "", suffix)[:24]
     base = request[_NAME][: _MAX_NAME - len(tail) - 1].rstrip("-")
     return {**request, _NAME: f"{base}-{tail}"}
+
+
+def _too_large(raw: Mapping[str, Any], exc: ItemTooLargeError) -> tuple[str, str]:
+    """(message, path) for a request the store cannot hold: the path is where its bulk is (the
+    largest field, descending while one child holds most of its parent)."""
+    path, node = "", raw
+    while isinstance(node, Mapping) and node:
+        key, child = max(node.items(), key=lambda kv: len(json.dumps(kv[1], default=str)))
+        if path and len(json.dumps(child, default=str)) * 2 < len(json.dumps(node, default=str)):
+            break
+        path, node = f"{path}.{key}" if path else str(key), child
+    message = (f"the request takes {exc.size:,} bytes in the run's record, above the {exc.limit:,} a "
+               "DynamoDB item holds (400 KB); sending it through S3 (RequestS3Uri) does not help, the run "
+               "keeps its request. Make this field smaller: pass large values by reference (an S3 URI "
+               "the training script reads), not inline")
+    return message, path
 
 
 def _continuation(store: Store, given: Mapping[str, Any], execution: str) -> tuple[RunRecord, TuningRequest]:
@@ -145,6 +171,6 @@ def _settle_unfinished(store: Store, clients: aws.Clients, request: TuningReques
         return
     read_logs = metric_log_reader(clients.logs, clients.sagemaker, request)
     for trial in unfinished:
-        settled = training.reconcile(store, request, trial, clients.sagemaker, read_logs=read_logs)
+        settled = training.reconcile(store, request, trial, clients.sagemaker, run=run, read_logs=read_logs)
         log.info("run %s: trial %s left %s by the previous execution is now %s (%s)", run.name,
                  trial.trial_id, trial.status, settled.status, settled.job_name)

@@ -2,6 +2,7 @@
 DynamoDB on AWS (imported from its own module so that the local engine never needs boto3)."""
 
 from byohpo.store.base import (
+    ItemTooLargeError,
     RunClaimedError,
     RunExistsError,
     RunFinishedError,
@@ -31,6 +32,7 @@ __all__ = [
     "RUN_STATUSES",
     "TRIAL_MUTABLE_FIELDS",
     "TRIAL_STATUSES",
+    "ItemTooLargeError",
     "RunClaimedError",
     "RunExistsError",
     "RunFinishedError",

@@ -82,6 +82,19 @@ class RunFinishedError(StoreError):
         return f"run {self.name!r} is {self.status}: no new trials"
 
 
+class ItemTooLargeError(StoreError, ValueError):
+    """A record is larger than the store can hold in one item (DynamoDB: 400 KB); nothing was written.
+    A ValueError, as it always was; ``size`` and ``limit`` are in bytes."""
+
+    def __init__(self, name: str, what: str, size: int, limit: int) -> None:
+        super().__init__(name, what, size, limit)
+        self.name, self.what, self.size, self.limit = name, what, size, limit
+
+    def __str__(self) -> str:
+        return (f"{self.what} of run {self.name!r} is {self.size:,} bytes, above the store's item limit of "
+                f"{self.limit:,}")
+
+
 class VersionConflictError(StoreError):
     """A conditional write lost: the run (or trial) is not at the version the caller read, or a
     different generation was written under the same number. Nothing was written."""

@@ -41,6 +41,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from byohpo.store.base import (
+    ItemTooLargeError,
     RunClaimedError,
     RunExistsError,
     RunNotFoundError,
@@ -79,7 +80,8 @@ _SESSION: botocore.session.Session | None = None
 _SESSION_LOCK = threading.Lock()
 
 _RUN_FIELDS = {"name": "S", "request": "json", "fingerprint": "S", "status": "S", "reason": "S",
-               "stop_code": "S", "version": "N", "owner": "S", "created_at": "S", "updated_at": "S"}
+               "stop_code": "S", "version": "N", "owner": "S", "created_at": "S", "updated_at": "S",
+               "token": "S"}
 _TRIAL_FIELDS = {"run": "S", "trial_id": "S", "generation": "N", "index": "N", "params": "json",
                  "meta": "json", "hyperparameters": "json", "status": "S", "attempt": "N", "job_name": "S",
                  "values": "json", "failure_reason": "S", "started_at": "S", "ended_at": "S",
@@ -277,8 +279,8 @@ class DynamoDBStore(Store):
                              f"{_MAX_NAME_BYTES}")
         item = run_item(run)
         if item_size(item) > MAX_ITEM_BYTES:
-            raise ValueError(f"run {run.name!r} is {item_size(item)} bytes, above DynamoDB's item limit "
-                             f"of {MAX_ITEM_BYTES}: the request is too large")
+            raise ItemTooLargeError(run.name, "the run record (its request)", item_size(item),
+                                    MAX_ITEM_BYTES)
         try:
             self.client.put_item(TableName=self.table_name, Item=item,
                                  ConditionExpression="attribute_not_exists(#pk)",
@@ -364,8 +366,8 @@ class DynamoDBStore(Store):
         items = {t.trial_id: trial_item(t) for t in trials}
         for tid, item in items.items():  # refused before anything is written
             if item_size(item) > MAX_ITEM_BYTES:
-                raise ValueError(f"trial {tid} is {item_size(item)} bytes, above DynamoDB's item limit of "
-                                 f"{MAX_ITEM_BYTES}: keep meta small (a genome, not a dataset)")
+                # keep meta small: a genome, not a dataset
+                raise ItemTooLargeError(name, f"trial {tid}", item_size(item), MAX_ITEM_BYTES)
         for round_ in range(_ROUNDS):
             run = self.get_run(name)
             existing = self._query(name, f"{TRIAL_PREFIX}{generation:06d}#")

@@ -41,6 +41,7 @@ def trial_id(generation: int, index: int) -> str:
     return f"g{generation:04d}-t{index:04d}"
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9]{0,16}")
 _TRIAL_ID = re.compile(r"g(\d{4,})-t(\d{4,})")
 
 
@@ -86,6 +87,9 @@ class RunRecord:
         owner: who drives the run (an execution ARN on AWS, ``pid@host`` locally); None when free.
         created_at: ISO-8601 UTC; the store stamps it when empty.
         updated_at: ISO-8601 UTC; the store stamps it on every change to this record.
+        token: letters and digits drawn when the run was made, in its training job names (unique per
+            account and Region for ever: runs of the same name in another table must not collide);
+            empty for runs that need none (local ones) or predate it. Fixed once the run exists.
     """
 
     name: str
@@ -98,9 +102,12 @@ class RunRecord:
     owner: str | None = None
     created_at: str = ""
     updated_at: str = ""
+    token: str = ""
 
     def __post_init__(self) -> None:
         _check_str("name", self.name, optional=False)
+        if not isinstance(self.token, str) or not _TOKEN.fullmatch(self.token):
+            raise ValueError(f"token must be up to 16 letters or digits, not {self.token!r}")
         if not isinstance(self.request, Mapping):
             raise ValueError(f"request must be a dict, not {type(self.request).__name__}")
         if not isinstance(self.fingerprint, str):

@@ -38,7 +38,7 @@ from byohpo.store.base import (
 )
 from byohpo.store.records import RunRecord, TrialRecord, utc_now
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     name TEXT PRIMARY KEY,
@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS runs (
     version INTEGER NOT NULL,
     owner TEXT,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    token TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS trials (
     run TEXT NOT NULL REFERENCES runs (name),
@@ -73,7 +74,9 @@ CREATE TABLE IF NOT EXISTS trials (
 );
 """
 _RUN_COLUMNS = ("name", "request", "fingerprint", "status", "reason", "stop_code", "version", "owner",
-                "created_at", "updated_at")
+                "created_at", "updated_at", "token")
+#: Changes from one schema version to the next, applied in order to an older file.
+_UPGRADES = {1: "ALTER TABLE runs ADD COLUMN token TEXT NOT NULL DEFAULT ''"}
 _TRIAL_COLUMNS = ("run", "trial_id", "generation", "idx", "params", "meta", "hyperparameters", "status",
                   "attempt", "job_name", "values", "failure_reason", "started_at", "ended_at", "log_path")
 _RUN_JSON = ("request",)
@@ -180,7 +183,8 @@ class SQLiteStore(Store):
             delay = min(delay * 2, 0.2)
 
     def _migrate(self) -> None:
-        """Create the schema in a new file; refuse a file written by a newer byohpo."""
+        """Create the schema in a new file, upgrade an older one; refuse a file written by a newer
+        byohpo."""
         found = self._db.execute("PRAGMA user_version").fetchone()[0]
         if found == SCHEMA_VERSION:
             return  # the common case takes no write lock
@@ -189,9 +193,13 @@ class SQLiteStore(Store):
             if found > SCHEMA_VERSION:
                 raise StoreFileError(self.path, f"written with store schema {found}; this byohpo reads "
                                                 f"up to {SCHEMA_VERSION}: upgrade byohpo")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            if found == 0:  # a new file
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            else:
+                for version in range(found, SCHEMA_VERSION):
+                    db.execute(_UPGRADES[version])
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def __repr__(self) -> str:
