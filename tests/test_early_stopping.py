@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from byohpo import Objective, ValidationError
+from byohpo import Objective
 from byohpo.early_stopping import (
     EARLY_STOPPED,
     MAX_POINTS,
@@ -23,7 +23,6 @@ from byohpo.early_stopping import (
     check_early_stopping,
     is_early_stopped,
     judge_epoch,
-    parse_early_stopping_options,
     read_curve,
 )
 from byohpo.metrics import MetricParser
@@ -97,6 +96,8 @@ def test_fewer_earlier_jobs_than_the_minimum_stop_nothing():
 
 def test_empty_earlier_curves_do_not_count():
     verdict = check([0.0, 0.0], [*EARLIER[:2], Curve(), Curve()])
+    assert not verdict.stop and verdict.earlier == 2
+    verdict = judge_epoch(Curve.of([0.0, 0.0]), 2, [*EARLIER[:2], Curve()], ACC)
     assert not verdict.stop and verdict.earlier == 2
 
 
@@ -282,22 +283,6 @@ def test_a_recorder_resumes_a_stored_curve():
     assert resumed.curve == read_curve(LOG, DEFINITIONS, "validation:accuracy")
 
 
-# -- request options --------------------------------------------------------------------------------
-
-def test_early_stopping_options_from_the_request():
-    assert parse_early_stopping_options(None) == EarlyStoppingOptions()
-    assert parse_early_stopping_options({}) == EarlyStoppingOptions()
-    assert parse_early_stopping_options({"MinEpochs": 3}).min_epochs == 3
-    for raw, message in [({"MinEpochs": 0}, "EarlyStopping.MinEpochs: must be an integer from 1"),
-                         ({"MinEpochs": "3"}, "EarlyStopping.MinEpochs: must be an integer"),
-                         ({"MinEpochs": 2.0}, "EarlyStopping.MinEpochs: must be an integer"),
-                         ({"MinEpoch": 3}, "EarlyStopping.MinEpoch: unknown option"),
-                         ([3], "EarlyStopping: must be an object")]:
-        with pytest.raises(ValidationError) as info:
-            parse_early_stopping_options(raw)
-        assert f"HyperParameterTuningJobConfig.{message}" in str(info.value)
-
-
 # -- properties over random curves ------------------------------------------------------------------
 
 def _reference(values, earlier_values, objective, epoch):
@@ -346,3 +331,43 @@ def test_a_better_value_never_turns_go_into_stop():
         better = [*values[:-1], values[-1] + rng.random()]
         if not check_early_stopping(Curve.of(values), earlier, ACC).stop:
             assert not check_early_stopping(Curve.of(better), earlier, ACC).stop
+
+
+# -- a real training process ------------------------------------------------------------------------
+
+def test_the_rule_stops_the_example_through_the_local_runner(tmp_path):
+    """The example's script under the local runner, its curve recorded by the runner's own parser and
+    judged after each epoch against three earlier jobs that reached 0.9 at once: a learning rate of
+    0.001 with batches of 256 is far below that, and is stopped with SIGTERM, keeping its model."""
+    from pathlib import Path
+
+    from byohpo.jobs.local import LocalTrainingJob
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "early_stopping"
+    request = json.loads((root / "request.json").read_text())
+    definitions = request["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"]
+    objective = ACC
+    earlier = [Curve.of([0.9] * 30)] * 3
+    recorder = CurveRecorder(objective.metric)
+    verdicts = []
+
+    def on_metric(name: str, value: float) -> None:
+        recorder.on_metric(name, value)
+        if name == objective.metric and not verdicts:
+            verdict = check_early_stopping(recorder.curve, earlier, objective)
+            if verdict.stop:
+                verdicts.append(verdict)
+                job.stop(verdict.reason)
+
+    job = LocalTrainingJob(root / "train.py", {"learning_rate": "0.001", "batch_size": "256", "epochs": "30"},
+                           tmp_path, metric_definitions=definitions, on_metric=on_metric,
+                           max_runtime_seconds=300)
+    result = job.run()
+    assert result.status == "Stopped" and verdicts and verdicts[0].epoch == 1
+    assert result.failure_reason == verdicts[0].reason
+    assert result.failure_reason.startswith("EarlyStopped: validation:accuracy ")
+    assert 1 <= recorder.curve.epochs < 30  # the script ends the epoch under way, then stops
+    assert result.values["validation:accuracy"] == recorder.curve.last  # it keeps its last value
+    assert EarlyStopped.of(verdicts[0], result.values).values == result.values
+    log = result.log_path.read_text()
+    assert "(SIGTERM)" in log and (tmp_path / "model" / "model.joblib").stat().st_size > 0

@@ -54,7 +54,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from byohpo.errors import FieldError, ValidationError
 from byohpo.metrics import Definitions, MetricParser
 from byohpo.trials import Objective
 
@@ -68,9 +67,6 @@ EARLIER_STATUSES: tuple[str, ...] = ("Completed", "Stopped")
 MIN_EARLIER_JOBS = 3
 #: Points a stored curve keeps at most (about 45 bytes each in JSON: under 25 KB per trial).
 MAX_POINTS = 500
-
-#: The request field of the options, for error messages.
-OPTIONS_FIELD = "HyperParameterTuningJobConfig.EarlyStopping"
 
 
 # -- the curve -------------------------------------------------------------------------------------
@@ -388,33 +384,6 @@ def is_early_stopped(status: str, failure_reason: str | None) -> bool:
     return status == STOPPED and (failure_reason or "").startswith(EARLY_STOPPED)
 
 
-# -- request options (ours) --------------------------------------------------------------------------
-
-def parse_early_stopping_options(raw: Any, path: str = OPTIONS_FIELD) -> EarlyStoppingOptions:
-    """``HyperParameterTuningJobConfig.EarlyStopping`` (ours, optional) as options.
-
-    ``{"MinEpochs": k}``: the rule judges no epoch before k. None or absent gives the defaults.
-    Raises :class:`ValidationError` naming the field (``...EarlyStopping.MinEpochs: ...``).
-    """
-    if raw is None:
-        return EarlyStoppingOptions()
-    if not isinstance(raw, Mapping):
-        raise ValidationError(FieldError(path, 'must be an object such as {"MinEpochs": 3}'))
-    errors: list[FieldError] = []
-    known = {"MinEpochs"}
-    for key in raw:
-        if key not in known:
-            errors.append(FieldError(f"{path}.{key}", f"unknown option; the options are "
-                                                      f"{', '.join(sorted(known))}"))
-    min_epochs = raw.get("MinEpochs", 1)
-    if isinstance(min_epochs, bool) or not isinstance(min_epochs, int) or not 1 <= min_epochs <= 10_000:
-        errors.append(FieldError(f"{path}.MinEpochs",
-                                 f"must be an integer from 1 to 10000, not {min_epochs!r}"))
-    if errors:
-        raise ValidationError(errors)
-    return EarlyStoppingOptions(min_epochs=min_epochs)
-
-
 __all__ = [
     "EARLIER_STATUSES",
     "EARLY_STOPPED",
@@ -428,6 +397,5 @@ __all__ = [
     "check_early_stopping",
     "is_early_stopped",
     "judge_epoch",
-    "parse_early_stopping_options",
     "read_curve",
 ]
