@@ -84,21 +84,31 @@ def test_an_even_number_of_earlier_jobs_takes_the_mean_of_the_middle_two():
     assert check([0.9, 0.49], earlier).median == pytest.approx(0.5)
 
 
-def test_fewer_earlier_jobs_than_the_minimum_stop_nothing():
-    assert MIN_EARLIER_JOBS == 3
-    few = check([0.0, 0.0], EARLIER[:2])
-    assert not few.stop and few.earlier == 2 and few.median is None
-    assert "fewer than the 3" in few.message
-    assert check([0.0, 0.0], EARLIER[:3]).stop
-    assert check([0.0], EARLIER[:1], min_earlier_jobs=1).stop  # SageMaker's literal rule: any earlier job
+def test_one_earlier_job_is_enough_none_stops_nothing():
+    assert MIN_EARLIER_JOBS == 1
+    one = check([0.9, 0.5], EARLIER[:1])  # its running average at epoch 2 is 0.55
+    assert one.stop and one.earlier == 1 and one.median == pytest.approx(0.55)
+    two = check([0.9, 0.5], EARLIER[:2])  # (0.55 + 0.45) / 2
+    assert not two.stop and two.median == pytest.approx(0.5)
+    alone = check([0.0, 0.0], [])
+    assert not alone.stop and alone.median is None and alone.message == "no earlier training job has finished"
     assert not check([], EARLIER).stop  # nothing reported yet
 
 
+def test_a_higher_minimum_holds_the_rule_back():
+    few = check([0.0, 0.0], EARLIER[:2], min_earlier_jobs=3)
+    assert not few.stop and few.earlier == 2 and few.median is None
+    assert "fewer than the 3" in few.message
+    assert check([0.0, 0.0], EARLIER[:3], min_earlier_jobs=3).stop
+
+
 def test_empty_earlier_curves_do_not_count():
-    verdict = check([0.0, 0.0], [*EARLIER[:2], Curve(), Curve()])
+    verdict = check([0.0, 0.0], [*EARLIER[:2], Curve(), Curve()], min_earlier_jobs=3)
     assert not verdict.stop and verdict.earlier == 2
-    verdict = judge_epoch(Curve.of([0.0, 0.0]), 2, [*EARLIER[:2], Curve()], ACC)
+    verdict = judge_epoch(Curve.of([0.0, 0.0]), 2, [*EARLIER[:2], Curve()], ACC,
+                          EarlyStoppingOptions(min_earlier_jobs=3))
     assert not verdict.stop and verdict.earlier == 2
+    assert not check([0.0], [Curve()]).stop
 
 
 def test_shorter_earlier_jobs_count_with_the_average_of_all_their_values():
@@ -194,6 +204,8 @@ def test_a_curve_numbers_epochs_from_one_and_keeps_running_sums():
         curve.value_at(4)
     with pytest.raises(ValueError, match="increasing"):
         Curve(((2, 1.0, 1.0), (2, 1.0, 2.0)))
+    assert curve.up_to(2) == Curve.of([0.2, 0.4]) and curve.up_to(0) == Curve()
+    assert curve.up_to(2).running_average(3) == pytest.approx(0.3)
 
 
 def test_a_long_curve_is_thinned_keeping_exact_running_averages():
@@ -209,6 +221,7 @@ def test_a_long_curve_is_thinned_keeping_exact_running_averages():
     # between kept epochs: the average at the kept epoch before
     gap = next(i for i in range(1, len(epochs)) if epochs[i] - epochs[i - 1] > 1)
     assert curve.running_average(epochs[gap] - 1) == curve.running_average(epochs[gap - 1])
+    assert curve.up_to(epochs[gap] - 1).points == curve.points[:gap]
 
 
 def test_thinning_gives_the_same_curve_whether_built_at_once_or_value_by_value():
@@ -297,7 +310,7 @@ def test_the_rule_is_the_documented_rule_on_random_curves(objective):
     rng = random.Random(7)
     for _ in range(400):
         earlier_values = [[rng.gauss(0, 1) for _ in range(rng.randint(1, 12))]
-                          for _ in range(rng.randint(3, 9))]
+                          for _ in range(rng.randint(1, 9))]
         values = [rng.gauss(0, 1) for _ in range(rng.randint(1, 12))]
         epoch = len(values)
         verdict = check_early_stopping(Curve.of(values), [Curve.of(v) for v in earlier_values], objective)

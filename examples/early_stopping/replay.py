@@ -46,7 +46,7 @@ def replay(generations: list[list[Curve]], objective: Objective, parallel: int
                     stopped[j] = verdict if verdict.stop else None
                 if stopped[j] is not None or done[j] >= curves[j].epochs:
                     running.remove(j)
-                    finished.append(Curve(curves[j].points[: done[j]]))
+                    finished.append(curves[j].up_to(done[j]))
         out.append(list(zip(done, stopped, strict=True)))
     return out
 

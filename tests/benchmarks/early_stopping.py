@@ -332,7 +332,7 @@ AUTO = Variant("Auto")
 ABLATION = [
     AUTO,
     Variant("strategies see stopped as failed", stopped_as="Stopped"),
-    Variant("1 earlier job suffices", options=EarlyStoppingOptions(min_earlier_jobs=1)),
+    Variant("3 earlier jobs needed", options=EarlyStoppingOptions(min_earlier_jobs=3)),
     Variant("5 earlier jobs", options=EarlyStoppingOptions(min_earlier_jobs=5)),
     Variant("shorter earlier jobs left out", options=EarlyStoppingOptions(count_shorter=False)),
     Variant("running jobs count too", running_count=True),
@@ -391,14 +391,14 @@ def tune(problem: Problem, strategy_name: str, seed: int, variant: Variant,
                 if variant.auto and job.done < len(job.values):
                     earlier = before
                     if variant.running_count:
-                        earlier = before + [Curve(o.curve.points[: o.done]) for o in running[:position]]
+                        earlier = before + [o.curve.up_to(o.done) for o in running[:position]]
                     if judge_epoch(job.curve, job.done, earlier, objective, variant.options).stop:
                         job.stopped = True
                 if job.stopped or job.done == len(job.values):
                     ended.append(job)
             for job in ended:
                 running.remove(job)
-                finished.append(Curve(job.curve.points[: job.done]))
+                finished.append(job.curve.up_to(job.done))
         for job in jobs:
             last = job.values[job.done - 1]
             has_value = math.isfinite(last)
