@@ -130,6 +130,20 @@ def test_min_epochs_holds_the_rule_back():
     assert check([0.0, 0.0, 0.0], min_epochs=3).stop
 
 
+def test_stop_fraction_compares_with_a_quantile_of_the_running_averages():
+    # Running averages at epoch 2 of five jobs: 0.55, 0.45, 0.65, 0.25, 0.35. Stopping only jobs worse
+    # than 75 % of them compares with the lower quartile, 0.35; 60 % with the 0.4-quantile, 0.35 + 0.6 * 0.1.
+    earlier = [*EARLIER, Curve.of([0.2, 0.3]), Curve.of([0.3, 0.4])]
+    assert check([0.9, 0.4], earlier).stop  # the median, 0.45
+    quarter = check([0.9, 0.34], earlier, stop_fraction=0.75)
+    assert quarter.stop and quarter.median == pytest.approx(0.35)
+    assert not check([0.9, 0.36], earlier, stop_fraction=0.75).stop
+    assert check([0.9, 0.4], earlier, stop_fraction=0.6).median == pytest.approx(0.41)
+    loss = [Curve.of([-v for v, _, _ in c.points]) for c in earlier]  # the same, minimized
+    assert check([-0.9, -0.34], loss, LOSS, stop_fraction=0.75).median == pytest.approx(-0.35)
+    assert not check([-0.9, -0.36], loss, LOSS, stop_fraction=0.75).stop
+
+
 def test_a_nan_value_is_worse_than_any_median():
     assert check([0.9, NAN]).stop
     assert check([1.0, math.inf], [Curve.of([2.0, 1.0])] * 3, LOSS).stop
@@ -169,6 +183,9 @@ def test_options_are_checked():
         EarlyStoppingOptions(min_earlier_jobs=0)
     with pytest.raises(ValueError, match="min_epochs"):
         EarlyStoppingOptions(min_epochs=True)
+    for fraction in (0.0, 1.0, math.nan, "0.5"):
+        with pytest.raises(ValueError, match="stop_fraction"):
+            EarlyStoppingOptions(stop_fraction=fraction)
 
 
 # -- what a driver records --------------------------------------------------------------------------

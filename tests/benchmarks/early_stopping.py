@@ -338,6 +338,8 @@ ABLATION = [
     Variant("running jobs count too", running_count=True),
     Variant("MinEpochs 3", options=EarlyStoppingOptions(min_epochs=3)),
     Variant("MinEpochs 5", options=EarlyStoppingOptions(min_epochs=5)),
+    Variant("worse than 60 % of them", options=EarlyStoppingOptions(stop_fraction=0.6)),
+    Variant("worse than 75 % of them", options=EarlyStoppingOptions(stop_fraction=0.75)),
 ]
 
 
@@ -489,6 +491,7 @@ def main() -> None:
     parser.add_argument("--problems", default=",".join(PROBLEM_NAMES))
     parser.add_argument("--strategies", default="random,bayesian")
     parser.add_argument("--ablation", action="store_true", help="also run the rule's variants")
+    parser.add_argument("--variants", default="", help="only these variants (numbers in the ablation table)")
     parser.add_argument("--parallel", type=int, default=PARALLEL, help="MaxParallelTrainingJobs")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
@@ -500,7 +503,8 @@ def main() -> None:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     start = time.perf_counter()
     loaded = problems(tuple(names), args.jobs)
-    variants = range(len(ABLATION) + 1) if args.ablation else range(2)
+    chosen = [int(v) for v in args.variants.split(",") if v] if args.variants else range(2, len(ABLATION) + 1)
+    variants = [0, 1, *chosen] if args.ablation else [0, 1]
     tasks = [(n, s, seed, v, tuple(names), args.parallel)
              for s in sorted(strategies, key=lambda s: s == "random")  # the slow ones first
              for n in names for seed in seeds for v in variants]
@@ -519,12 +523,14 @@ def main() -> None:
         print(f"{'variant':<40}{'saved':>7}{'stopped/run':>13}  rows no worse")
         off = sum(results[n, s, seed, 0].epochs for n in names for s in strategies for seed in seeds)
         for v, variant in enumerate(ABLATION, 1):
+            if v not in variants:
+                continue
             on = [results[n, s, seed, v] for n in names for s in strategies for seed in seeds]
             worse = [f"{n}/{s}" for n in names for s in strategies
                      if not _no_worse([results[n, s, seed, 0].regret for seed in seeds],
                                       [results[n, s, seed, v].regret for seed in seeds])]
             rows_all = len(names) * len(strategies)
-            print(f"{variant.name:<40}{1 - sum(r.epochs for r in on) / off:>7.0%}"
+            print(f"{v:>2} {variant.name:<37}{1 - sum(r.epochs for r in on) / off:>7.0%}"
                   f"{statistics.mean(r.stopped for r in on):>13.1f}  {rows_all - len(worse)} of {rows_all}"
                   + (f" (worse: {', '.join(worse)})" if worse else ""))
     verdict = "met" if saved >= 0.30 and ok == rows else "NOT met"
