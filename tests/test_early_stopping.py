@@ -139,7 +139,7 @@ def test_stop_fraction_compares_with_a_quantile_of_the_running_averages():
     assert quarter.stop and quarter.median == pytest.approx(0.35)
     assert not check([0.9, 0.36], earlier, stop_fraction=0.75).stop
     assert check([0.9, 0.4], earlier, stop_fraction=0.6).median == pytest.approx(0.41)
-    loss = [Curve.of([-v for v, _, _ in c.points]) for c in earlier]  # the same, minimized
+    loss = [Curve.of([-v for _, v, _ in c.points]) for c in earlier]  # the same, minimized
     assert check([-0.9, -0.34], loss, LOSS, stop_fraction=0.75).median == pytest.approx(-0.35)
     assert not check([-0.9, -0.36], loss, LOSS, stop_fraction=0.75).stop
 
