@@ -3,7 +3,8 @@ what the definition's iteration produces (its ItemSelector, Choice rules, task P
 Catch and result Pass states), not a result written by hand.
 
 It interprets only what the definition uses — JSONPath reference paths, ``Choice`` with
-``And``/``Or``/``Not``, ``IsPresent``, ``StringEquals``, ``StringMatches``, ``NumericLessThan(Path)``,
+``And``/``Or``/``Not``, ``IsPresent``, ``IsNull``, ``IsBoolean``, ``IsNumeric``, ``BooleanEquals``,
+``StringEquals``, ``StringMatches``, ``NumericLessThan(Path)``,
 the intrinsic functions ``States.JsonMerge``, ``States.MathAdd``, ``States.MathRandom``,
 ``States.ArrayGetItem`` and ``States.Array``, ``Retry`` and ``Catch`` by error name — and raises
 :class:`Unsupported` on anything else, so that a definition that grows past it fails loudly here
@@ -184,6 +185,14 @@ def holds(rule: Mapping[str, Any], data: Any) -> bool:
     if "IsPresent" in rule:
         return path_present(data, variable) == rule["IsPresent"]
     value = path_value(data, variable, {})
+    if "IsNull" in rule:
+        return (value is None) == rule["IsNull"]
+    if "IsBoolean" in rule:
+        return isinstance(value, bool) == rule["IsBoolean"]
+    if "IsNumeric" in rule:
+        return _number(value) == rule["IsNumeric"]
+    if "BooleanEquals" in rule:
+        return isinstance(value, bool) and value == rule["BooleanEquals"]
     if "StringEquals" in rule:
         return isinstance(value, str) and value == rule["StringEquals"]
     if "StringMatches" in rule:

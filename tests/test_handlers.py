@@ -753,15 +753,17 @@ def test_start_refuses_a_role_the_stack_may_not_pass(aws_env: AwsEnv, monkeypatc
     raw = (json.loads((DATA / "request-valid-amt-console.json").read_text()) if plural
            else digits_request(Strategy="random", **limits(6, 3)))
     raw.pop("WarmStartConfig", None)  # the console's request names a parent this test does not have
+    # The console's request asks for early stopping ("Auto"): Start as the stack's Distributed Map calls it.
+    watching = {"early_stopping": {"watch_seconds": 60}}
     with pytest.raises(ValidationError) as caught:
-        start.handler({"input": raw, "execution": execution_arn("role")}, None)
+        start.handler({"input": raw, "execution": execution_arn("role"), **watching}, None)
     (error,) = caught.value.errors
     assert error.path == ("TrainingJobDefinitions[0].RoleArn" if plural else "TrainingJobDefinition.RoleArn")
     assert all(role in error.message for role in ROLES) and "sagemaker_role_arns" in error.message
     assert_nothing_written(aws_env)
     definition = raw["TrainingJobDefinitions"][0] if plural else raw["TrainingJobDefinition"]
     definition["RoleArn"] = ROLES[1]
-    assert start.handler({"input": raw, "execution": execution_arn("role")}, None)["run"]["name"]
+    assert start.handler({"input": raw, "execution": execution_arn("role"), **watching}, None)["run"]["name"]
 
 
 def test_a_fixed_role_of_the_state_machine_is_the_one_checked(aws_env: AwsEnv,
