@@ -355,7 +355,8 @@ def watched_states(role: str, function: str, seconds: int) -> dict[str, Any]:
         "Type": "Fail", "Error": TRAINED_ERROR, "CausePath": "States.JsonToString($.result)",
         "Comment": "Not a failure: the one way to stop the watch branch and carry the result out"}
     watch = {
-        START_WATCHING: {"Type": "Pass", "Result": {"base": seconds, "seconds": seconds, "count": 0, "waited": 0},
+        START_WATCHING: {"Type": "Pass",
+                         "Result": {"base": seconds, "seconds": seconds, "count": 0, "waited": 0},
                          "ResultPath": "$.poll", "Next": WAIT_TO_WATCH},
         WAIT_TO_WATCH: {"Type": "Wait", "SecondsPath": "$.poll.seconds", "Next": WATCH},
         WATCH: {

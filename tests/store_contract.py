@@ -401,8 +401,8 @@ class StoreContract:
     def test_a_curve_and_the_watchers_notes_round_trip_and_change(self, store: Store) -> None:
         store.create_run(new_run())
         store.put_generation("run-a", 0, make_trials("run-a", 0, 1), 0)
-        assert (store.get_trial("run-a", "g0000-t0000").curve, store.get_trial("run-a", "g0000-t0000").watch) \
-            == (None, None)
+        fresh = store.get_trial("run-a", "g0000-t0000")
+        assert (fresh.curve, fresh.watch) == (None, None)
         curve = Curve.of([0.5, math.nan, 0.25, 1e-300, 0.1 + 0.2])
         watch = {"streams": {"job/algo-1-1714560000": "f/3849...=="}, "verdict": None, "ended": False}
         store.update_trial("run-a", "g0000-t0000", status="InProgress", curve=curve.to_dict(), watch=watch)

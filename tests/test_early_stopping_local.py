@@ -91,8 +91,9 @@ class Local:
         self.output = io.StringIO()
 
     def run(self, raw: dict[str, Any]) -> Any:
-        engine = LocalEngine(parse_request(copy.deepcopy(raw)), store=self.store, runs_dir=self.tmp_path / "runs",
-                             base_dir=self.tmp_path, reporter=ConsoleReporter(self.output, live=False),
+        engine = LocalEngine(parse_request(copy.deepcopy(raw)), store=self.store,
+                             runs_dir=self.tmp_path / "runs", base_dir=self.tmp_path,
+                             reporter=ConsoleReporter(self.output, live=False),
                              kill_grace_seconds=2.0)
         return engine.run()
 

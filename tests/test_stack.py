@@ -357,7 +357,8 @@ def test_another_stack_is_another_tag(synth: Synthesized) -> None:
 def test_the_early_stopping_poll_is_a_context_value_of_whole_seconds(synth: Synthesized) -> None:
     definition = json.loads(state_machine_definition(synth.template).text)
     processor = definition["States"]["Train the generation"]["ItemProcessor"]
-    (watch,) = [b for b in processor["States"]["Train and watch"]["Branches"] if b["StartAt"] == "Start watching"]
+    branches = processor["States"]["Train and watch"]["Branches"]
+    (watch,) = [b for b in branches if b["StartAt"] == "Start watching"]
     assert watch["States"]["Start watching"]["Result"] == {"base": 60, "seconds": 60, "count": 0, "waited": 0}
     from infra.app import settings_from_context
 

@@ -331,7 +331,8 @@ def test_an_early_stopped_value_counts_for_the_target_and_a_time_limit_stop_does
 def test_an_early_stopped_value_can_improve_and_resets_not_improving():
     # Without it: 3 jobs since 0.5. With it: 0.6 improved the best, so only 2.
     assert code([ok(0.5), ok(0.4), early(0.6), ok(0.3)], max_jobs_not_improving=3) is None
-    assert code([ok(0.5), ok(0.4), stopped(0.6), ok(0.3)], max_jobs_not_improving=3) == "BestObjectiveNotImproving"
+    assert code([ok(0.5), ok(0.4), stopped(0.6), ok(0.3)],
+                max_jobs_not_improving=3) == "BestObjectiveNotImproving"
     assert code([ok(0.5), early(0.1), early(0.2)], max_jobs_not_improving=2) == "BestObjectiveNotImproving"
 
 

@@ -128,7 +128,8 @@ def check_stopping(rules: StoppingRules, objectives: Sequence[Objective], trials
        measured from the value that last counted as one, so a slow creep of 0.5% steps still resets
        the count once it adds up to 1%. Nothing fires before some trial has a value.
     6. ``ConvergenceDetected`` (ours; SageMaker's detector is internal): with E the trials with a
-       finite first-objective value that counts (:meth:`Objective.score`), in history order, and ``n = len(E) >= 40``, the best
+       finite first-objective value that counts (:meth:`Objective.score`), in history order, and
+       ``n = len(E) >= 40``, the best
        over all of E improves on the best over the first ``n - n // 2`` of them by less than 0.1% of
        the latter (relative; by nothing at all when it is 0). So at least 20 evaluations, half the
        run, found no meaningful improvement. Failures are no evidence of convergence and are ignored.

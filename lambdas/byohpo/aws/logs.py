@@ -84,7 +84,8 @@ def stream_events(client: Any, stream: str, *, page_size: int | None = None,
 
 
 def new_events(client: Any, stream: str, token: str | None, *, page_size: int | None = None,
-               log_group: str = LOG_GROUP, max_pages: int = 100) -> tuple[list[Mapping[str, Any]], str | None]:
+               log_group: str = LOG_GROUP,
+               max_pages: int = 100) -> tuple[list[Mapping[str, Any]], str | None]:
     """The events of one stream after ``token`` (a ``nextForwardToken`` from an earlier call; None: from
     the stream's start), oldest first, and the token to read on from next time. CloudWatch Logs
     answers the end of a stream with the token it was given; a stream with more than ``max_pages``

@@ -108,7 +108,8 @@ def watch(store: Store, request: TuningRequest, run: RunRecord, trial_id: str, j
         return poll.answer(done, **facts)
 
     if run.finished or not request.early_stopping:
-        return answer(True, note=f"run {run.name} is {run.status}" if run.finished else "early stopping is Off")
+        return answer(True, note=f"run {run.name} is {run.status}" if run.finished
+                      else "early stopping is Off")
     trial = store.get_trial(run.name, trial_id)
     if trial.job_name != job_name or trial.finished:
         return answer(True, note=f"trial {trial_id} has moved on ({trial.status}, {trial.job_name})")

@@ -9,7 +9,6 @@ budget at the pace of this session (a stopping rule may end the run sooner; the 
 
 from __future__ import annotations
 
-import math
 import shlex
 import sys
 import threading
