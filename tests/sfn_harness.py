@@ -17,7 +17,8 @@ be the one AWS runs):
 * ``states:startExecution`` does not map ``StateMachineArn``/``Input``/``Name`` to the API's names (nor
   the response back): mapped here, so continue-as-new works;
 * SageMaker's ``StopTrainingJob`` is not implemented: played by the emulator as SageMaker does it (the
-  job is ``Stopping``, then ``Stopped``; a job that has ended is refused with ValidationException);
+  job is ``Stopping``, then ``Stopped``; a job not running is refused with ValidationException, a
+  missing one with ResourceNotFound: :meth:`SageMakerEmulator.stop`);
 * a watched job (early stopping) prints its log over time: its clock is its Watch Lambda's looks, each
   preceded by the next epochs of its log (:class:`JobFate` ``epochs``), so that what each look sees is
   known;
@@ -224,16 +225,21 @@ class SageMakerEmulator:
             self.end(name, client, logs)
 
     def stop(self, name: str, client: Any, logs: Any) -> None:
-        """StopTrainingJob, as SageMaker answers it: a job that has ended (or completes first, per its
-        fate) is refused with ValidationException; a running one is ``Stopping``, then ``Stopped``."""
+        """StopTrainingJob, as SageMaker answers it: a running job is ``Stopping``, then ``Stopped``
+        (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTrainingJob.html); a job that
+        is not running (it has ended, or completes first, per its fate) is refused with
+        ValidationException "The request was rejected because the training job is in status <status>."
+        (SageMaker's answer, quoted in https://github.com/awslabs/benchmark-ai/issues/928); a job that
+        does not exist, with the reference's ResourceNotFound."""
+        from moto.sagemaker.exceptions import ResourceNotFound
         from moto.sagemaker.exceptions import ValidationError as MotoValidationError
 
         with self._lock:
             job = self.jobs.get(name)
         if job is None:
             with self._lock:
-                self.stop_calls.append((name, "ValidationException"))
-            raise MotoValidationError(f"Requested resource not found: training job {name}")
+                self.stop_calls.append((name, "ResourceNotFound"))
+            raise ResourceNotFound(f"Training job {name} does not exist")
         if job.fate.completes_before_stop and not job.ended:
             with self._lock:
                 rest = list(job.fate.epochs[job.written:])
@@ -416,9 +422,7 @@ def _end_job(client: Any, logs: Any, job: _Job, status: str | None = None) -> No
         fake.training_end_time = now
         fake.final_metric_data_list = (None if fate.metrics is None else [
             {"MetricName": k, "Value": float(v), "Timestamp": now} for k, v in fate.metrics.items()])
-        if status == "Failed":
-            fake.failure_reason = fate.failure_reason or f"AlgorithmError: {name} failed"
-        elif status == "Stopped" and fate.status == "Stopped":
+        if status == "Failed" or (status == "Stopped" and fate.status == "Stopped"):
             fake.failure_reason = fate.failure_reason or f"AlgorithmError: {name} failed"
     _write_log(logs, job, fate.log_lines)
 
