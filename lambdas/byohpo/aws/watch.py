@@ -28,9 +28,11 @@ and SageMaker lets a job run 28 days (``StoppingCondition.MaxRuntimeInSeconds`` 
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StoppingCondition.html). So the wait
 between looks is the configured one (60 s by default) until the watch has waited :data:`GROWTH` times
 it, then a :data:`GROWTH`-th of the time waited so far: 60 s for 3.3 hours, 7 minutes after a day, 3.4
-hours after 28 days: 1,270 looks (11,430 events) in 29 days. After :data:`MAX_POLLS` looks (18,000
-events) the watch ends and the job runs on unwatched; with a configured wait of 1 s that is after
-28 days.
+hours after 28 days: 1,263 looks (11,367 events) to watch a job for its 28 days. After
+:data:`MAX_POLLS` looks (18,900 events) the watch ends and the job runs on unwatched; with a configured
+wait of 1 s (2,001 looks in 28 days) that is after 28 days, so every job SageMaker lets run is watched
+to its end, whatever its ``MaxRuntimeInSeconds``. An INLINE Map's iterations would write all this into
+the parent execution's history: Start refuses ``Auto`` there (``byohpo.handlers.start``).
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ from byohpo.store.records import RunRecord, TrialRecord
 
 log = logging.getLogger(__name__)
 
-#: Looks after which the watch ends (9 history events each: 18,000 of the child execution's 25,000).
-MAX_POLLS = 2_000
+#: Looks after which the watch ends (9 history events each: 18,900 of the child execution's 25,000).
+MAX_POLLS = 2_100
 #: The wait grows to 1/GROWTH of the time waited so far, once that is longer than the configured wait.
 GROWTH = 200
 #: Statuses of a job that has ended (DescribeTrainingJob).
