@@ -665,6 +665,29 @@ def test_the_synthesized_definition_runs(loop: Loop, synthesized: str) -> None:
     assert len(trials) == 4 and all(t.status == "Completed" for t in trials)
 
 
+def test_the_synthesized_definition_stops_a_job_early(loop: Loop, synthesized: str) -> None:
+    """``TrainingJobEarlyStoppingType: "Auto"`` on the stack's own definition (its Watch function, its
+    poll): the second job, worse at its first epoch than the first job's, is stopped there
+    (``tests/test_early_stopping_aws.py`` has the cases)."""
+    def fate(params: Mapping[str, Any]) -> JobFate:
+        values = (0.1, 0.2, 0.3) if params["TrainingJobName"].endswith("-g1-t0") else (0.5, 0.6, 0.7)
+        return JobFate(metrics=None, epochs=[f"Validation-accuracy={v}" for v in values])
+
+    emulator = loop.fresh(SageMakerEmulator(fate))
+    run = "sm-synthesized-auto"
+    request = digits_request(run, TrainingJobEarlyStoppingType="Auto", **limits(2, 1))
+    (execution,) = loop.harness.run(synthesized, request, name=f"{run}-1")
+    assert execution["status"] == "SUCCEEDED", execution
+    first, second = loop.trials(run)
+    assert (first.status, first.values[OBJECTIVE]) == ("Completed", 0.7)
+    assert (second.status, second.values[OBJECTIVE]) == ("Stopped", 0.1)
+    assert second.failure_reason.startswith("EarlyStopped")
+    assert emulator.stop_calls == [(second.job_name, None)]
+    # The stack's poll (60 s), scaled down by the harness like every Wait.
+    assert {i.event["poll"]["base"] for i in loop.harness.invocations
+            if i.function == function_name("Watch") and "poll" in i.event} == {60}
+
+
 def xgboost_auc(params: Mapping[str, Any]) -> JobFate:
     hp = params["HyperParameters"]
     value = 0.9 - (float(hp["eta"]) - 0.3) ** 2 - 0.001 * abs(int(hp["max_depth"]) - 6)
