@@ -8,6 +8,8 @@
 * ``schedule`` and ``schedule_request``: an EventBridge Scheduler expression and the request file it
   starts, e.g. ``-c schedule="rate(1 day)" -c schedule_request=examples/digits/ga.json``;
 * ``event_budget``: history events per execution before it continues as a new one (default 20000);
+* ``early_stopping_poll_seconds``: for requests with ``TrainingJobEarlyStoppingType: "Auto"``, the wait
+  before each look at a training job's log (default 60, from 1 to 3600; it grows as a job grows old);
 * ``log_execution_data=true``: log each state's input and output, not only the events (off by default:
   they hold every request's training ``Environment``);
 * ``acknowledge_findings=false``: synthesize with every cdk-nag finding unacknowledged, to review them.
@@ -42,6 +44,7 @@ def settings_from_context(app: cdk.App) -> StackSettings:
     if isinstance(roles, str):
         roles = json.loads(roles) if roles.lstrip().startswith("[") else roles.split(",")
     budget = get("event_budget")
+    poll = get("early_stopping_poll_seconds")
     request = get("schedule_request")
     return StackSettings(
         sagemaker_role_arns=tuple(r.strip() for r in roles if r.strip()),
@@ -49,7 +52,17 @@ def settings_from_context(app: cdk.App) -> StackSettings:
         schedule_request=Path(request) if request else None,
         log_execution_data=flag(get("log_execution_data"), "log_execution_data", default=False),
         acknowledge_findings=flag(get("acknowledge_findings"), "acknowledge_findings", default=True),
-        **({"event_budget": int(budget)} if budget not in (None, "") else {}))
+        **({"event_budget": int(budget)} if budget not in (None, "") else {}),
+        **({"watch_seconds": _seconds(poll)} if poll not in (None, "") else {}))
+
+
+def _seconds(value: Any) -> int:
+    """``early_stopping_poll_seconds``: a whole number of seconds, as text or a JSON number."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"early_stopping_poll_seconds: {value!r} is not a whole number of seconds") from None
+    return number
 
 
 def flag(value: Any, key: str, *, default: bool) -> bool:

@@ -2,7 +2,7 @@
 machine that drives them through SageMaker training jobs::
 
     Start ─► Propose ─► Map: CreateTrainingJob.sync per trial ─► Evaluate ─┬ next: Propose again
-                                                                           ├ wait: Evaluate again
+                         (early stopping: ‖ Watch every poll)             ├ wait: Evaluate again
                                                                            ├ finish: Finalize
                                                                            └ continue as a new execution
 
@@ -50,8 +50,10 @@ from state_machine import (
     PASS_ROLE_CONDITION,
     SELF_ACTIONS,
     TRAINING_ACTIONS,
+    WATCH_SECONDS,
     build_definition,
 )
+from state_machine.definition import MAX_WATCH_SECONDS, MIN_WATCH_SECONDS
 
 #: Prefixes of the results bucket, and who uses them.
 REQUESTS_PREFIX = "requests/"  # execution inputs too large to pass inline; read by Start
@@ -77,6 +79,8 @@ FUNCTIONS: dict[str, tuple[str, int, int]] = {
     "Propose": ("propose", 1024, 300),
     "Evaluate": ("evaluate", 512, 300),
     "Finalize": ("finalize", 512, 120),
+    # early stopping: one look at a watched training job, every poll of its Map iteration
+    "Watch": ("watch", 512, 120),
 }
 
 #: Every AWS call each Lambda's handler makes, as IAM actions by the resource they act on (see
@@ -115,6 +119,14 @@ LAMBDA_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
         "own_training_jobs": ("sagemaker:StopTrainingJob",),  # jobs still running when the run ends
         "results": ("s3:PutObject",),  # runs/<name>/leaderboard.csv and summary.json
     },
+    "Watch": {
+        # the run's request, every trial's learning curve, this trial's curve and log position
+        "table": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"),
+        "training_jobs": ("sagemaker:DescribeTrainingJob",),  # is the job running?
+        "own_training_jobs": ("sagemaker:StopTrainingJob",),  # the rule stops it (this stack's jobs only)
+        "training_logs": ("logs:DescribeLogStreams", "logs:GetLogEvents"),  # its new log lines
+        "algorithms": ("sagemaker:DescribeAlgorithm",),  # an AlgorithmName's metric regexes, for those lines
+    },
 }
 
 #: The actions Step Functions' CloudWatch Logs delivery needs, none of which takes a resource ARN
@@ -135,6 +147,9 @@ class StackSettings:
             starts ``schedule_request``.
         schedule_request: the tuning request file the schedule starts.
         event_budget: history events one execution may use before it continues as a new one.
+        watch_seconds: early stopping (``TrainingJobEarlyStoppingType: "Auto"``): the wait before each
+            look at a training job's log, until it grows with the job's age (``byohpo.aws.watch``).
+            Shorter stops a bad job sooner and costs more Lambda invocations and state transitions.
         log_execution_data: log every state's input and output (each trial's training job parameters,
             ``Environment`` included) to the state machine's log group, not only the events.
         acknowledge_findings: False leaves every cdk-nag finding unacknowledged, to review them all.
@@ -144,10 +159,15 @@ class StackSettings:
     schedule: str | None = None
     schedule_request: Path | None = None
     event_budget: int = DEFAULT_EVENT_BUDGET
+    watch_seconds: int = WATCH_SECONDS
     log_execution_data: bool = False
     acknowledge_findings: bool = True
 
     def __post_init__(self) -> None:
+        if isinstance(self.watch_seconds, bool) or not isinstance(self.watch_seconds, int) \
+                or not MIN_WATCH_SECONDS <= self.watch_seconds <= MAX_WATCH_SECONDS:
+            raise ValueError(f"early_stopping_poll_seconds: {self.watch_seconds!r} is not a whole number of "
+                             f"seconds from {MIN_WATCH_SECONDS} to {MAX_WATCH_SECONDS}")
         if bool(self.schedule) != bool(self.schedule_request):
             raise ValueError("schedule and schedule_request go together: "
                              '-c schedule="rate(1 day)" -c schedule_request=examples/digits/ga.json')
@@ -366,7 +386,8 @@ class ByohpoStack(cdk.Stack):
         DefinitionSubstitutions: the definition stays one plain string."""
         definition = build_definition(
             start_fn="${StartFunctionArn}", propose_fn="${ProposeFunctionArn}",
-            evaluate_fn="${EvaluateFunctionArn}", finalize_fn="${FinalizeFunctionArn}")
+            evaluate_fn="${EvaluateFunctionArn}", finalize_fn="${FinalizeFunctionArn}",
+            watch_fn="${WatchFunctionArn}", watch_seconds=self.settings.watch_seconds)
         machine = sfn.StateMachine(
             self, "Tuning", state_machine_name=self.state_machine_name,
             state_machine_type=sfn.StateMachineType.STANDARD,

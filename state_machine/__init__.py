@@ -4,7 +4,8 @@ place for the CDK stack (``infra/``) and the tests, and what the stack must gran
 ``build_definition(...)`` returns a plain dict; ARNs go in as strings (CDK tokens, or ``${Name}``
 placeholders for ``DefinitionSubstitutions``).
 
-Permissions the definition needs (its role), besides ``lambda:InvokeFunction`` on the four Lambdas:
+Permissions the definition needs (its role), besides ``lambda:InvokeFunction`` on the four Lambdas (and
+the Watch Lambda, when built with ``watch_fn`` for early stopping):
 
 * :data:`TRAINING_ACTIONS` on ``arn:aws:sagemaker:<region>:<account>:training-job/*``;
 * ``iam:PassRole`` on the training jobs' role(s), with condition :data:`PASS_ROLE_CONDITION`;
@@ -26,6 +27,7 @@ from state_machine.definition import (
     MAP_LABEL,
     MAP_MODES,
     RUN_CLAIMED_ERROR,
+    WATCH_SECONDS,
     build_definition,
 )
 from state_machine.training import (
@@ -51,5 +53,5 @@ __all__ = [
     "EVENTS_RULE", "EVENT_COSTS", "LAMBDA_ERRORS", "MAP_LABEL", "MAP_MODES", "OPTIONAL_TRAINING_FIELDS",
     "PASS_ROLE_CONDITION", "PER_TRIAL_FIELDS", "RUN_CLAIMED_ERROR", "SELF_ACTIONS",
     "SUPPORTED_TRAINING_FIELDS", "THROTTLING_ERRORS", "TRAINING_ACTIONS", "TRAINING_ROLE_PATH",
-    "build_definition",
+    "WATCH_SECONDS", "build_definition",
 ]

@@ -41,6 +41,10 @@ RUN_CLAIMED_ERROR = "RunClaimedError"
 RUN_FAILED_ERROR = "RunFailed"
 
 MAP_MODES = ("DISTRIBUTED", "INLINE")
+#: Early stopping: the default first wait before each look at a watched job's log, and its bounds (a
+#: Wait state takes up to 99999999 s; a watch of more than an hour between looks judges too late).
+WATCH_SECONDS = 60
+MIN_WATCH_SECONDS, MAX_WATCH_SECONDS = 1, 3600
 #: The Map's label: Distributed Map child executions are named ``<state machine>/<label>:<id>``.
 MAP_LABEL = "Trials"
 
@@ -101,13 +105,20 @@ def _catch_errors() -> list[dict[str, Any]]:
 
 def build_definition(*, start_fn: str, propose_fn: str, evaluate_fn: str, finalize_fn: str,
                      sagemaker_role_arn_path_or_value: str = TRAINING_ROLE_PATH,
-                     map_mode: str = "DISTRIBUTED", wait_seconds: int = 60) -> dict[str, Any]:
+                     map_mode: str = "DISTRIBUTED", wait_seconds: int = 60, watch_fn: str | None = None,
+                     watch_seconds: int = WATCH_SECONDS) -> dict[str, Any]:
     """The state machine definition, a plain dict (``json.dumps`` it).
 
     Args:
         start_fn, propose_fn, evaluate_fn, finalize_fn: the four Lambdas' ARNs, as the caller will
             resolve them: CDK tokens, or ``${StartFunctionArn}``-style placeholders for
             ``DefinitionSubstitutions``.
+        watch_fn: the Watch Lambda's ARN (``byohpo.handlers.watch``), for early stopping
+            (``TrainingJobEarlyStoppingType: "Auto"``): each Map iteration of such a run watches its job
+            (:func:`state_machine.training.watched_states`). Distributed Map only. Without it, or in
+            INLINE mode, Start refuses a request that asks for early stopping.
+        watch_seconds: the first wait of a watched job before each look at its log (the Watch Lambda
+            lengthens it as the job grows old; see ``byohpo.aws.watch``).
         sagemaker_role_arn_path_or_value: the training jobs' role: a JSONPath into the iteration's
             input (default ``$.training.RoleArn``, the request's ``RoleArn``, which Start checks against
             the roles the stack may pass, ``BYOHPO_PASSABLE_ROLES``), or a role ARN that every job gets
@@ -127,15 +138,24 @@ def build_definition(*, start_fn: str, propose_fn: str, evaluate_fn: str, finali
     role = sagemaker_role_arn_path_or_value
     if not isinstance(role, str) or not role:
         raise ValueError("sagemaker_role_arn_path_or_value must be a JSONPath or a role ARN")
+    if isinstance(watch_seconds, bool) or not isinstance(watch_seconds, int) \
+            or not MIN_WATCH_SECONDS <= watch_seconds <= MAX_WATCH_SECONDS:
+        raise ValueError(f"watch_seconds must be an integer from {MIN_WATCH_SECONDS} to {MAX_WATCH_SECONDS}, "
+                         f"not {watch_seconds!r}")
+    watching = watch_fn is not None and map_mode == "DISTRIBUTED"
+    item_selector = copy.deepcopy(ITEM_SELECTOR)
+    if watching:
+        item_selector["watch.$"] = "$.jobs.watch"  # Propose: {"run": <name>} for Auto, else null
 
     train: dict[str, Any] = {
         "Type": "Map",
         "Comment": "One training job per trial, at most MaxParallelTrainingJobs at once; the results "
                    "replace the jobs Propose handed out, so the output never holds both (256 KiB)",
         "ItemsPath": "$.jobs.trials",
-        "ItemSelector": copy.deepcopy(ITEM_SELECTOR),
+        "ItemSelector": item_selector,
         "MaxConcurrencyPath": "$.max_parallel",
-        "ItemProcessor": item_processor(role=role, mode=map_mode),
+        "ItemProcessor": item_processor(role=role, mode=map_mode, watch={
+            "function": watch_fn, "seconds": watch_seconds} if watching else None),
         "ResultPath": "$.jobs",
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FINALIZE_ERROR}],
         "Next": EVALUATE,
@@ -150,6 +170,8 @@ def build_definition(*, start_fn: str, propose_fn: str, evaluate_fn: str, finali
     start_payload: dict[str, Any] = {"input.$": "$", "execution.$": "$$.Execution.Id"}
     if not role.startswith("$"):
         start_payload["training_role"] = role
+    if watching:
+        start_payload["early_stopping"] = {"watch_seconds": watch_seconds}
     evaluate_payload = {"run.$": "$.run", "generation.$": "$.generation", "results.$": "$.jobs",
                         "event_costs": dict(EVENT_COSTS[map_mode])}
     states: dict[str, Any] = {

@@ -199,7 +199,8 @@ def run_map(env: AwsEnv, proposed: Mapping[str, Any], *,
     """What the Map state returns for Propose's output: the synthesized definition's Map iteration run
     item by item (``map_iteration``), its training task creating each job in moto's SageMaker
     (through ``sfn_harness``'s emulator: names unique, the model's maxima enforced), the job ending as
-    ``fate`` says."""
+    ``fate`` says; a watched iteration (``TrainingJobEarlyStoppingType: "Auto"``) calls the real Watch
+    handler once its job has ended."""
     from map_iteration import MapIteration, TaskFailed
     from sfn_harness import JobFate, SageMakerEmulator, as_sfn_json, integration_error, refuse_create
 
@@ -240,7 +241,11 @@ def run_map(env: AwsEnv, proposed: Mapping[str, Any], *,
             raise TaskFailed("States.TaskFailed", json.dumps(desc, separators=(",", ":")))
         return desc
 
-    return MapIteration(synthesized_map_state(), task).run(proposed)
+    from byohpo.handlers import watch
+
+    # A watched iteration (early stopping) tells the Watch Lambda the job's end, through its placeholder.
+    lambdas = {"${WatchFunctionArn}": lambda payload: watch.handler(payload, None)}
+    return MapIteration(synthesized_map_state(), task, lambdas=lambdas).run(proposed)
 
 
 def write_training_log(env: AwsEnv, job_name: str, value: float, *, streams: int = 2,

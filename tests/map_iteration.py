@@ -3,18 +3,26 @@ what the definition's iteration produces (its ItemSelector, Choice rules, task P
 Catch and result Pass states), not a result written by hand.
 
 It interprets only what the definition uses — JSONPath reference paths, ``Choice`` with
-``And``/``Or``/``Not``, ``IsPresent``, ``StringEquals``, ``StringMatches``, ``NumericLessThan(Path)``,
+``And``/``Or``/``Not``, ``IsPresent``, ``IsNull``, ``IsBoolean``, ``IsNumeric``, ``BooleanEquals``,
+``StringEquals``, ``StringMatches``, ``NumericLessThan(Path)``,
 the intrinsic functions ``States.JsonMerge``, ``States.MathAdd``, ``States.MathRandom``,
-``States.ArrayGetItem`` and ``States.Array``, ``Retry`` and ``Catch`` by error name — and raises
+``States.ArrayGetItem``, ``States.Array``, ``States.JsonToString`` and ``States.StringToJson``,
+``Retry`` and ``Catch`` by error name, Lambda tasks (``lambdas``: the handler of each function name),
+``Fail``, ``Succeed`` and ``Parallel`` (the watched iteration of early stopping) — and raises
 :class:`Unsupported` on anything else, so that a definition that grows past it fails loudly here
 instead of being run wrongly. A path that finds nothing raises :class:`RuntimeFailure`
-(``States.Runtime``, which no Catch handles). Waits do not wait; retries do not sleep. The executions
+(``States.Runtime``, which no Catch handles). Waits do not wait; retries do not sleep. A Parallel
+runs its branches one after the other, and stops at the first that fails, as Step Functions stops
+every branch when one fails: the watched iteration's training branch, which always ends in its Fail
+state, runs to its end (its training task returns once the job has ended) and the watch loop, which
+has nothing left to see, does not run. The executions
 themselves are ``tests/test_state_machine.py``'s, through moto's interpreter.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import random
 import re
 from collections.abc import Callable, Mapping
@@ -48,12 +56,14 @@ Task = Callable[[dict[str, Any]], Any]
 class MapIteration:
     """One Map state (a dict from the definition) and the task its iterations run."""
 
-    def __init__(self, map_state: Mapping[str, Any], task: Task, *, max_steps: int = 1000) -> None:
+    def __init__(self, map_state: Mapping[str, Any], task: Task, *, max_steps: int = 1000,
+                 lambdas: Mapping[str, Callable[[Any], Any]] | None = None) -> None:
         if map_state.get("Type") != "Map":
             raise Unsupported("not a Map state")
         self.state = map_state
         self.processor = map_state["ItemProcessor"]
         self.task = task
+        self.lambdas = dict(lambdas or {})
         self.max_steps = max_steps
         self.random = random.Random(0)
 
@@ -68,42 +78,78 @@ class MapIteration:
         context = {"Map": {"Item": {"Value": item, "Index": index}}}
         data = self.template(self.state.get("ItemSelector", {"value.$": "$$.Map.Item.Value"}), map_input,
                              context)
-        states = self.processor["States"]
-        name = self.processor["StartAt"]
+        return self.run_program(self.processor, data, context)
+
+    def run_program(self, program: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> Any:
+        """The output of ``program`` (an ItemProcessor, a Parallel's branch), or :class:`TaskFailed`."""
+        states = program["States"]
+        name = program["StartAt"]
         for _ in range(self.max_steps):
             state = states[name]
             kind = state["Type"]
             if kind == "Choice":
                 name = choose(state, data)
                 continue
+            if kind == "Succeed":
+                return data
+            if kind == "Fail":
+                cause = (self.expression(state["CausePath"], data, context) if "CausePath" in state
+                         else state.get("Cause", ""))
+                raise TaskFailed(state.get("Error", "States.Fail"), cause)
             if kind == "Pass":
-                result = self.template(state["Parameters"], data, context) if "Parameters" in state else data
+                if "Parameters" in state:
+                    result = self.template(state["Parameters"], data, context)
+                else:
+                    result = copy.deepcopy(state["Result"]) if "Result" in state else data
                 data = apply_result_path(data, state.get("ResultPath", "$"), result)
             elif kind == "Wait":
                 pass
-            elif kind == "Task":
-                data, caught_next = self.run_task(state, data, context)
+            elif kind in ("Task", "Parallel"):
+                run = self.run_task if kind == "Task" else self.run_parallel
+                data, caught_next = run(state, data, context)
                 if caught_next:
                     name = caught_next
                     continue
             else:
                 raise Unsupported(f"state type {kind}")
+            if "OutputPath" in state:
+                data = path_value(data, state["OutputPath"], context)
             if state.get("End"):
                 return data
             name = state["Next"]
         raise RuntimeFailure(f"no end after {self.max_steps} states")
 
+    def run_parallel(self, state: Mapping[str, Any], data: Any,
+                     context: Mapping[str, Any]) -> tuple[Any, str | None]:
+        try:
+            outputs = [self.run_program(branch, copy.deepcopy(data), context) for branch in state["Branches"]]
+        except TaskFailed as exc:
+            return self.caught(state, data, exc)
+        return apply_result_path(data, state.get("ResultPath", "$"), outputs), None
+
+    def caught(self, state: Mapping[str, Any], data: Any, exc: TaskFailed) -> tuple[Any, str]:
+        """The state's Catch of ``exc``: its output and next state (else ``exc`` goes on)."""
+        catcher = next((c for c in state.get("Catch", ()) if matches(c["ErrorEquals"], exc.error)), None)
+        if catcher is None:
+            raise exc
+        error = {"Error": exc.error, "Cause": exc.cause}
+        return apply_result_path(data, catcher.get("ResultPath", "$"), error), catcher["Next"]
+
     def run_task(self, state: Mapping[str, Any], data: Any,
                  context: Mapping[str, Any]) -> tuple[Any, str | None]:
-        unknown = set(state) - {"Type", "Resource", "Parameters", "ResultPath", "Retry", "Catch", "Next",
-                                "End", "Comment"}
-        if unknown or not state["Resource"].startswith("arn:aws:states:::sagemaker:createTrainingJob"):
+        unknown = set(state) - {"Type", "Resource", "Parameters", "ResultPath", "ResultSelector", "Retry",
+                                "Catch", "Next", "End", "Comment"}
+        lambda_task = state["Resource"] == "arn:aws:states:::lambda:invoke"
+        training = state["Resource"].startswith("arn:aws:states:::sagemaker:createTrainingJob")
+        if unknown or not (lambda_task or training) or ("ResultSelector" in state and not lambda_task):
             raise Unsupported(f"task {state['Resource']} with {sorted(unknown)}")
         params = self.template(state["Parameters"], data, context)
         attempts: dict[int, int] = {}
         while True:
             try:
-                result = self.task(params)
+                result = self.invoke(params) if lambda_task else self.task(params)
+                if "ResultSelector" in state:
+                    result = self.template(state["ResultSelector"], result, context)
             except TaskFailed as exc:
                 retrier = next((i for i, r in enumerate(state.get("Retry", ()))
                                 if matches(r["ErrorEquals"], exc.error)), None)
@@ -111,13 +157,21 @@ class MapIteration:
                     attempts[retrier] = attempts.get(retrier, 0) + 1
                     if attempts[retrier] <= state["Retry"][retrier].get("MaxAttempts", 3):
                         continue
-                catcher = next((c for c in state.get("Catch", ())
-                                if matches(c["ErrorEquals"], exc.error)), None)
-                if catcher is None:
-                    raise
-                error = {"Error": exc.error, "Cause": exc.cause}
-                return apply_result_path(data, catcher.get("ResultPath", "$"), error), catcher["Next"]
+                return self.caught(state, data, exc)
             return apply_result_path(data, state.get("ResultPath", "$"), result), None
+
+    def invoke(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``lambda:invoke``: the function's answer as the optimized integration gives it (``Payload``),
+        an exception as the function's error (its class name; its message in the JSON Cause)."""
+        function = self.lambdas.get(params.get("FunctionName", ""))
+        if function is None:
+            raise Unsupported(f"no handler for Lambda function {params.get('FunctionName')}")
+        try:
+            payload = function(copy.deepcopy(params.get("Payload")))
+        except Exception as exc:
+            kind = type(exc).__name__
+            raise TaskFailed(kind, json.dumps({"errorMessage": str(exc), "errorType": kind})) from exc
+        return {"Payload": json.loads(json.dumps(payload)), "StatusCode": 200}
 
     # -- ASL ------------------------------------------------------------------------------------------
     def template(self, template: Any, data: Any, context: Mapping[str, Any]) -> Any:
@@ -158,6 +212,12 @@ class MapIteration:
             return args[0][int(args[1])]
         if name == "States.Array":
             return list(args)
+        if name == "States.JsonToString":
+            return json.dumps(args[0], separators=(",", ":"))
+        if name == "States.StringToJson":
+            if not isinstance(args[0], str):
+                raise RuntimeFailure("States.StringToJson takes a string")
+            return json.loads(args[0])
         raise Unsupported(f"intrinsic {name}")
 
     def argument(self, text: str, data: Any, context: Mapping[str, Any]) -> Any:
@@ -184,6 +244,14 @@ def holds(rule: Mapping[str, Any], data: Any) -> bool:
     if "IsPresent" in rule:
         return path_present(data, variable) == rule["IsPresent"]
     value = path_value(data, variable, {})
+    if "IsNull" in rule:
+        return (value is None) == rule["IsNull"]
+    if "IsBoolean" in rule:
+        return isinstance(value, bool) == rule["IsBoolean"]
+    if "IsNumeric" in rule:
+        return _number(value) == rule["IsNumeric"]
+    if "BooleanEquals" in rule:
+        return isinstance(value, bool) and value == rule["BooleanEquals"]
     if "StringEquals" in rule:
         return isinstance(value, str) and value == rule["StringEquals"]
     if "StringMatches" in rule:

@@ -16,6 +16,12 @@ be the one AWS runs):
   definition text and renamed back in the task;
 * ``states:startExecution`` does not map ``StateMachineArn``/``Input``/``Name`` to the API's names (nor
   the response back): mapped here, so continue-as-new works;
+* SageMaker's ``StopTrainingJob`` is not implemented: played by the emulator as SageMaker does it (the
+  job is ``Stopping``, then ``Stopped``; a job not running is refused with ValidationException, a
+  missing one with ResourceNotFound: :meth:`SageMakerEmulator.stop`);
+* a watched job (early stopping) prints its log over time: its clock is its Watch Lambda's looks, each
+  preceded by the next epochs of its log (:class:`JobFate` ``epochs``), so that what each look sees is
+  known;
 * an integer ``ToleratedFailurePercentage`` does not parse: written as a float;
 * waits: ``.sync`` polls every 0.5 s, Retry and Wait sleep their real seconds: scaled down;
 * speed: every JSONPath evaluation parses its path anew with jsonpath-ng (about 20 ms each, a few
@@ -119,9 +125,18 @@ class JobFate:
     Args:
         status: ``Completed``, ``Failed`` or ``Stopped``.
         metrics: its ``FinalMetricDataList`` as ``{name: value}``; None: the description has none.
-        log_lines: lines the job writes to its CloudWatch log stream.
+        log_lines: lines the job writes to its CloudWatch log stream when it ends.
         failure_reason: SageMaker's ``FailureReason`` (a failed job gets a default one).
         polls: how many DescribeTrainingJob polls still see it ``InProgress``.
+        epochs: a watched job's log, one line per epoch, written as it trains: ``epochs_per_look``
+            lines before each look of its Watch Lambda. It ends as ``status`` says the moment its last
+            line is written (between two looks); until then ``.sync`` sees it ``InProgress``, whatever
+            ``polls`` says. A job with epochs ends only so, or when stopped: give them to watched jobs.
+        epochs_per_look: how many of ``epochs`` are written before each look.
+        completes_before_stop: a ``StopTrainingJob`` finds the job completed: it writes the rest of its
+            epochs and ends ``Completed`` first, and the stop is refused, as SageMaker refuses to stop
+            a job that has ended.
+        stopping_polls: how many ``.sync`` polls a stopped job stays ``Stopping`` before ``Stopped``.
     """
 
     status: str = "Completed"
@@ -129,6 +144,10 @@ class JobFate:
     log_lines: Sequence[str] = ()
     failure_reason: str | None = None
     polls: int = 0
+    epochs: Sequence[str] = ()
+    epochs_per_look: int = 1
+    completes_before_stop: bool = False
+    stopping_polls: int = 1
 
 
 @dataclass
@@ -138,6 +157,10 @@ class _Job:
     polls_left: int
     created_at: datetime
     ended: bool = False
+    written: int = 0  # of fate.epochs
+    logged: int = 0  # log events written
+    looks: int = 0
+    stopping: int | None = None  # .sync polls left in Stopping, once StopTrainingJob was called
 
 
 class SageMakerEmulator:
@@ -163,6 +186,8 @@ class SageMakerEmulator:
         self.jobs: dict[str, _Job] = {}
         #: Every CreateTrainingJob call, failed ones too: (job name, error or None).
         self.create_calls: list[tuple[str, str | None]] = []
+        #: Every StopTrainingJob call: (job name, error code or None).
+        self.stop_calls: list[tuple[str, str | None]] = []
         self.in_flight = 0
         self.max_in_flight = 0
 
@@ -173,15 +198,67 @@ class SageMakerEmulator:
         with self._lock:
             self._errors.extend(errors)
 
-    def end(self, name: str, client: Any, logs: Any) -> None:
-        """End the job now, as its fate says (a job whose ``.sync`` task is gone ends all the same)."""
+    def end(self, name: str, client: Any, logs: Any, status: str | None = None) -> None:
+        """End the job now, as its fate says (a job whose ``.sync`` task is gone ends all the same), or
+        with ``status``."""
         with self._lock:
             job = self.jobs[name]
             if job.ended:
                 return
             job.ended = True
             self.in_flight -= 1
-        _end_job(client, logs, job)
+        _end_job(client, logs, job, status)
+
+    def look(self, name: str, client: Any, logs: Any) -> None:
+        """A watched job's clock: its Watch Lambda is about to look, and the job has printed its next
+        epochs meanwhile (ending, as its fate says, with the last)."""
+        with self._lock:
+            job = self.jobs.get(name)
+            if job is None or job.ended or job.stopping is not None or not job.fate.epochs:
+                return
+            job.looks += 1
+            lines = list(job.fate.epochs[job.written: job.written + job.fate.epochs_per_look])
+            job.written += len(lines)
+            last = job.written >= len(job.fate.epochs)
+        _write_log(logs, job, lines)
+        if last:
+            self.end(name, client, logs)
+
+    def stop(self, name: str, client: Any, logs: Any) -> None:
+        """StopTrainingJob, as SageMaker answers it: a running job is ``Stopping``, then ``Stopped``
+        (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTrainingJob.html); a job that
+        is not running (it has ended, or completes first, per its fate) is refused with
+        ValidationException "The request was rejected because the training job is in status <status>."
+        (SageMaker's answer, quoted in https://github.com/awslabs/benchmark-ai/issues/928); a job that
+        does not exist, with the reference's ResourceNotFound."""
+        from moto.sagemaker.exceptions import ResourceNotFound
+        from moto.sagemaker.exceptions import ValidationError as MotoValidationError
+
+        with self._lock:
+            job = self.jobs.get(name)
+        if job is None:
+            with self._lock:
+                self.stop_calls.append((name, "ResourceNotFound"))
+            raise ResourceNotFound(f"Training job {name} does not exist")
+        if job.fate.completes_before_stop and not job.ended:
+            with self._lock:
+                rest = list(job.fate.epochs[job.written:])
+                job.written = len(job.fate.epochs)
+            _write_log(logs, job, rest)
+            self.end(name, client, logs, "Completed")
+        with _MOTO_LOCK:
+            status = _fake_job(job).training_job_status
+        if status != "InProgress":
+            with self._lock:
+                self.stop_calls.append((name, "ValidationException"))
+            raise MotoValidationError(f"The request was rejected because the training job is in status "
+                                      f"{status}.")
+        with self._lock:
+            self.stop_calls.append((name, None))
+            job.stopping = job.fate.stopping_polls
+        with _MOTO_LOCK:
+            fake = _fake_job(job)
+            fake.training_job_status, fake.secondary_status = "Stopping", "Stopping"
 
     def _create(self, client: Any, params: Mapping[str, Any]) -> dict[str, Any]:
         name = params.get("TrainingJobName", "")
@@ -211,15 +288,24 @@ class SageMakerEmulator:
 
     def _poll(self, client: Any, logs: Any, name: str) -> dict[str, Any] | None:
         """The job's description once it has ended, else None."""
+        status = None
         with self._lock:
             job = self.jobs[name]
             if not job.ended:
-                if self._gated():
+                if job.stopping is not None:
+                    if job.stopping > 0:
+                        job.stopping -= 1
+                        return None
+                    status = "Stopped"
+                elif job.fate.epochs:  # a watched job: it ends with its last epoch, at a look
                     return None
-                if job.polls_left > 0:
-                    job.polls_left -= 1
-                    return None
-        self.end(name, client, logs)
+                else:
+                    if self._gated():
+                        return None
+                    if job.polls_left > 0:
+                        job.polls_left -= 1
+                        return None
+        self.end(name, client, logs, status)
         return client.describe_training_job(TrainingJobName=name)
 
     def _gated(self) -> bool:
@@ -324,25 +410,38 @@ def _start_job(job: _Job) -> None:
         fake.final_metric_data_list = None
 
 
-def _end_job(client: Any, logs: Any, job: _Job) -> None:
-    """Make moto's record of the job say what its fate says: what DescribeTrainingJob tells the
-    ``.sync`` task, and Evaluate afterwards."""
+def _end_job(client: Any, logs: Any, job: _Job, status: str | None = None) -> None:
+    """Make moto's record of the job say what its fate says (or ``status``: a job stopped, or completed
+    before a stop): what DescribeTrainingJob tells the ``.sync`` task, and Evaluate afterwards."""
     name, fate = job.params["TrainingJobName"], job.fate
+    status = status or fate.status
     now = datetime.now(UTC)
     with _MOTO_LOCK:
         fake = _fake_job(job)
-        fake.training_job_status = fake.secondary_status = fate.status
+        fake.training_job_status = fake.secondary_status = status
         fake.training_end_time = now
         fake.final_metric_data_list = (None if fate.metrics is None else [
             {"MetricName": k, "Value": float(v), "Timestamp": now} for k, v in fate.metrics.items()])
-        if fate.status != "Completed":
+        if status == "Failed" or (status == "Stopped" and fate.status == "Stopped"):
             fake.failure_reason = fate.failure_reason or f"AlgorithmError: {name} failed"
-    if fate.log_lines:
-        stream = f"{name}/algo-1-{int(job.created_at.timestamp())}"
-        logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
-        base = int(job.created_at.timestamp() * 1000)
+    _write_log(logs, job, fate.log_lines)
+
+
+def _write_log(logs: Any, job: _Job, lines: Sequence[str]) -> None:
+    """Append ``lines`` to the job's log stream (``<job>/algo-1-<creation time>``), made on first use,
+    one event per line, their timestamps in order."""
+    if not lines:
+        return
+    name = job.params["TrainingJobName"]
+    stream = f"{name}/algo-1-{int(job.created_at.timestamp())}"
+    base = int(job.created_at.timestamp() * 1000)
+    with _MOTO_LOCK:
+        if not logs.describe_log_streams(logGroupName=TRAINING_LOG_GROUP,
+                                         logStreamNamePrefix=stream)["logStreams"]:
+            logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
         logs.put_log_events(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream, logEvents=[
-            {"timestamp": base + i, "message": line} for i, line in enumerate(fate.log_lines)])
+            {"timestamp": base + job.logged + i, "message": line} for i, line in enumerate(lines)])
+        job.logged += len(lines)
 
 
 def _as_sfn_json(value: Any) -> Any:
@@ -646,6 +745,8 @@ class SfnHarness:
         self.retry_sleeps: list[float] = []
         self.wait_sleeps: list[float] = []
         self._lambda_errors: dict[str, list[str]] = {}
+        #: Lambda function name -> called with each event before its handler (a watched job's clock).
+        self.before_invoke: dict[str, Callable[[Any], None]] = {}
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self._stack: contextlib.ExitStack | None = None
@@ -699,6 +800,14 @@ class SfnHarness:
         original_time = retrier_decl.time
         original_wait = WaitFunction._wait_interval
         original_parsers = json_path.parse, result_path.parse
+        from moto.sagemaker.responses import SageMakerResponse
+
+        def stop_training_job(response: Any) -> Any:
+            from moto.core.responses import EmptyResult
+
+            name = response._get_param("TrainingJobName")
+            harness.sagemaker.stop(name, harness.client("sagemaker"), harness.client("logs"))
+            return EmptyResult()
 
         def service_for(service_name: str) -> Any:
             if service_name == "sagemaker":
@@ -724,6 +833,7 @@ class SfnHarness:
         quiet = _DropMissingPaths()
         logging.getLogger(_EVAL_LOGGER).addFilter(quiet)
         state_task_factory.state_task_service_for = service_for
+        SageMakerResponse.stop_training_job = stop_training_job  # moto has none
         lambda_eval_utils._invoke_lambda_function = self._invoke
         state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = self.poll_seconds
         retrier_decl.time = _ScaledTime
@@ -735,6 +845,7 @@ class SfnHarness:
             yield
         finally:
             state_task_factory.state_task_service_for = original_factory
+            del SageMakerResponse.stop_training_job
             lambda_eval_utils._invoke_lambda_function = original_invoke
             state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = original_delay
             retrier_decl.time = original_time
@@ -766,6 +877,9 @@ class SfnHarness:
                                "ResponseMetadata": {"HTTPStatusCode": 429, "RequestId": str(uuid.uuid4())}},
                               "Invoke")
         handler = self.handlers.get(name)
+        before = self.before_invoke.get(name)
+        if handler is not None and before is not None:
+            before(event)
         if handler is None:
             raise ClientError({"Error": {"Code": "ResourceNotFoundException",
                                          "Message": f"Function not found: {arn}"},
@@ -939,7 +1053,7 @@ def map_bodies(events: Sequence[Mapping[str, Any]]) -> list[int]:
 
 # -- byohpo's loop on the harness ------------------------------------------------------------------
 
-FUNCTIONS = ("Start", "Propose", "Evaluate", "Finalize")
+FUNCTIONS = ("Start", "Propose", "Evaluate", "Finalize", "Watch")
 ENVIRONMENT = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                "AWS_SECRET_ACCESS_KEY": "testing", "BYOHPO_TABLE": "byohpo-sfn-test",
                "BYOHPO_BUCKET": "byohpo-sfn-results", "BYOHPO_STACK": "byohpo-sfn-stack"}
@@ -954,10 +1068,11 @@ def function_name(name: str) -> str:
 
 def byohpo_handlers() -> dict[str, Callable[[Any, Any], Any]]:
     """The real handlers, by function name."""
-    from byohpo.handlers import evaluate, finalize, propose, start
+    from byohpo.handlers import evaluate, finalize, propose, start, watch
 
     return {function_name(n): h for n, h in (("Start", start.handler), ("Propose", propose.handler),
-                                              ("Evaluate", evaluate.handler), ("Finalize", finalize.handler))}
+                                              ("Evaluate", evaluate.handler), ("Finalize", finalize.handler),
+                                              ("Watch", watch.handler))}
 
 
 @dataclass
@@ -1032,6 +1147,11 @@ def byohpo_loop(definitions: Mapping[str, str]) -> Iterator[Loop]:
             mp.delenv(var, raising=False)
         try:
             with SfnHarness(handlers=byohpo_handlers(), setup=setup) as harness:
+                # A watched job prints its next epochs before each look of the Watch Lambda (not before
+                # the training branch's last call, made once the job has ended).
+                harness.before_invoke[function_name("Watch")] = lambda event: None if event.get("final") \
+                    else harness.sagemaker.look(event.get("job_name", ""), harness.client("sagemaker"),
+                                                harness.client("logs"))
                 loop = Loop(harness, {})
                 loop.machines = {key: harness.create_state_machine(text, loop.substitutions(),
                                                                    name=f"byohpo-{key.lower()}")

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from byohpo import Trial
+from byohpo import Objective, Trial
+from byohpo.early_stopping import Curve
 from byohpo.store import (
     RunClaimedError,
     RunExistsError,
@@ -395,6 +396,51 @@ class StoreContract:
         assert store.history("run-a") == [
             Trial(trials[0].params, trials[0].meta, "Failed", None),
             Trial(trials[2].params, trials[2].meta, "Completed", {"acc": 0.9})]
+
+    # -- learning curves and early stopping -------------------------------------------------------
+    def test_a_curve_and_the_watchers_notes_round_trip_and_change(self, store: Store) -> None:
+        store.create_run(new_run())
+        store.put_generation("run-a", 0, make_trials("run-a", 0, 1), 0)
+        fresh = store.get_trial("run-a", "g0000-t0000")
+        assert (fresh.curve, fresh.watch) == (None, None)
+        curve = Curve.of([0.5, math.nan, 0.25, 1e-300, 0.1 + 0.2])
+        watch = {"streams": {"job/algo-1-1714560000": "f/3849...=="}, "verdict": None, "ended": False}
+        store.update_trial("run-a", "g0000-t0000", status="InProgress", curve=curve.to_dict(), watch=watch)
+        got = store.get_trial("run-a", "g0000-t0000")
+        assert got.curve == curve.to_dict() and got.learning_curve() == curve and got.watch == watch
+        longer = curve.extend([0.9] * 600)  # thinned to MAX_POINTS, stride and exact sums kept
+        store.update_trial("run-a", "g0000-t0000", curve=longer.to_dict(), watch={**watch, "ended": True})
+        got = store.get_trial("run-a", "g0000-t0000")
+        assert got.learning_curve() == longer and got.watch["ended"] is True
+        assert got.status == "InProgress"  # a change of the curve leaves the other fields alone
+        store.update_trial("run-a", "g0000-t0000", curve=None, watch=None)
+        assert store.get_trial("run-a", "g0000-t0000").curve is None
+
+    def test_a_malformed_curve_is_refused_and_nothing_changes(self, store: Store) -> None:
+        store.create_run(new_run())
+        store.put_generation("run-a", 0, make_trials("run-a", 0, 1), 0)
+        before = snapshot(store)
+        for bad in ({"points": [[2, 0.5, 0.5], [1, 0.5, 1.0]]}, {"points": "nope"}, [[1, 0.5, 0.5]]):
+            with pytest.raises(ValueError):
+                store.update_trial("run-a", "g0000-t0000", curve=bad)
+        assert snapshot(store) == before
+
+    def test_an_early_stopped_trial_reads_back_with_its_value_counted(self, store: Store) -> None:
+        store.create_run(new_run())
+        trials = make_trials("run-a", 0, 3)
+        store.put_generation("run-a", 0, trials, 0)
+        reason = ("EarlyStopped: acc 0.4 at epoch 2 is worse than 0.55, the median of the running "
+                  "averages of 1 earlier training jobs up to epoch 2")
+        store.update_trial("run-a", trials[0].trial_id, status="Stopped", failure_reason=reason,
+                           values={"acc": 0.4}, curve=Curve.of([0.3, 0.4]).to_dict())
+        store.update_trial("run-a", trials[1].trial_id, status="Stopped", values={"acc": 0.7},
+                           failure_reason="MaxRuntimeExceeded: stopped after 60 s")
+        store.update_trial("run-a", trials[2].trial_id, status="Completed", values={"acc": 0.6})
+        history = store.history("run-a")
+        assert [t.early_stopped for t in history] == [True, False, False]
+        acc = Objective("acc")
+        assert [acc.score(t) for t in history] == [0.4, None, 0.6]
+        assert store.get_trial("run-a", trials[0].trial_id).early_stopped
 
     # -- data fidelity --------------------------------------------------------------------------
     def test_json_round_trip_of_params_meta_and_values(self, store: Store) -> None:

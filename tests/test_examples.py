@@ -189,3 +189,13 @@ def test_xgboost_missing_fails_with_a_clear_reason(xgboost_root: Path, tmp_path:
                            env={"PYTHONPATH": str(shadow.parent)})
     assert result.status == "Failed" and result.exit_code == 1
     assert "the xgboost module is not installed: pip install 'byohpo[local]'" in str(result.failure_reason)
+
+
+def test_the_early_stopping_examples_requests_differ_only_in_early_stopping() -> None:
+    """``request-off.json`` is the baseline ``replay.py`` measures the saving on: the same request."""
+    auto, off = (load(EXAMPLES / "early_stopping" / name) for name in ("request.json", "request-off.json"))
+    assert auto["HyperParameterTuningJobConfig"].pop("TrainingJobEarlyStoppingType") == "Auto"
+    assert off["HyperParameterTuningJobConfig"].pop("TrainingJobEarlyStoppingType") == "Off"
+    assert (auto.pop("HyperParameterTuningJobName"), off.pop("HyperParameterTuningJobName")) == (
+        "digits-early-stopping", "digits-no-early-stopping")
+    assert auto == off

@@ -386,6 +386,35 @@ def test_metrics_come_from_the_logs_when_the_final_metric_list_lacks_the_objecti
     assert final["best"]["trial_id"] == completed_best(aws_env, "digits-handlers")
 
 
+def test_a_watched_iteration_ends_with_the_same_result_and_records_the_jobs_end(aws_env: AwsEnv) -> None:
+    """Early stopping (``Auto``): each iteration of the synthesized Map is the watched one (a Parallel of
+    the training and the watch), its result the same as an unwatched iteration's; the Watch Lambda's
+    last call records each job's end and its learning curve, read from its log."""
+    raw = digits_request(Strategy="random", TrainingJobEarlyStoppingType="Auto", **limits(3, 3),
+                         **NO_CRITERIA)
+    ctx = start.handler({"input": raw, "execution": execution_arn("watched"),
+                         "early_stopping": {"watch_seconds": 60}}, None)["run"]
+    proposed = propose.handler({"run": ctx}, None)
+    assert all(proposed["jobs"]["watch"] == {"run": "digits-handlers"} for _ in proposed["jobs"]["trials"])
+    failing = proposed["jobs"]["trials"][1]["trial_id"]
+    results = run_map(aws_env, proposed, fate=lambda item: "failed" if item["trial_id"] == failing
+                      else "no-metric")
+    assert [set(r) for r in results] == [
+        {"trial_id", "TrainingJobName", "TrainingJobStatus", "TrainingStartTime", "TrainingEndTime"},
+        {"trial_id", "TrainingJobName", "Error"},
+        {"trial_id", "TrainingJobName", "TrainingJobStatus", "TrainingStartTime", "TrainingEndTime"}]
+    evaluate.handler({"run": proposed["run"], "generation": 0, "results": results}, None)
+    for trial in aws_env.store.get_trials("digits-handlers"):
+        assert trial.watch["ended"] == trial.status
+        if trial.trial_id == failing:
+            assert trial.status == "Failed" and "out of memory" in trial.failure_reason
+        else:
+            assert trial.status == "Completed" and trial.values[OBJECTIVE] == accuracy(trial.hyperparameters)
+            # the first instance's stream, one value per line (write_training_log's 20, to 6 places)
+            assert trial.learning_curve().epochs == 20
+            assert trial.learning_curve().last == pytest.approx(trial.values[OBJECTIVE], abs=1e-6)
+
+
 def test_a_completed_job_without_the_objective_anywhere_says_why(aws_env: AwsEnv) -> None:
     raw = digits_request(Strategy="random", **limits(3, 3), **NO_CRITERIA)
     ctx = Driver(aws_env).start(raw)
@@ -753,15 +782,17 @@ def test_start_refuses_a_role_the_stack_may_not_pass(aws_env: AwsEnv, monkeypatc
     raw = (json.loads((DATA / "request-valid-amt-console.json").read_text()) if plural
            else digits_request(Strategy="random", **limits(6, 3)))
     raw.pop("WarmStartConfig", None)  # the console's request names a parent this test does not have
+    # The console's request asks for early stopping ("Auto"): Start as the stack's Distributed Map calls it.
+    watching = {"early_stopping": {"watch_seconds": 60}}
     with pytest.raises(ValidationError) as caught:
-        start.handler({"input": raw, "execution": execution_arn("role")}, None)
+        start.handler({"input": raw, "execution": execution_arn("role"), **watching}, None)
     (error,) = caught.value.errors
     assert error.path == ("TrainingJobDefinitions[0].RoleArn" if plural else "TrainingJobDefinition.RoleArn")
     assert all(role in error.message for role in ROLES) and "sagemaker_role_arns" in error.message
     assert_nothing_written(aws_env)
     definition = raw["TrainingJobDefinitions"][0] if plural else raw["TrainingJobDefinition"]
     definition["RoleArn"] = ROLES[1]
-    assert start.handler({"input": raw, "execution": execution_arn("role")}, None)["run"]["name"]
+    assert start.handler({"input": raw, "execution": execution_arn("role"), **watching}, None)["run"]["name"]
 
 
 def test_a_fixed_role_of_the_state_machine_is_the_one_checked(aws_env: AwsEnv,

@@ -231,6 +231,85 @@ def warm_start_from_a_tuning_job(aws_env: AwsEnv) -> None:
     assert len(aws_env.store.get_trials(raw["HyperParameterTuningJobName"])) == 1
 
 
+def _watched_jobs(env: AwsEnv, monkeypatch: pytest.MonkeyPatch, raw: dict[str, Any],
+                  epochs: Callable[[int], tuple[str, ...]]) -> tuple[Any, dict[str, Any]]:
+    """A run with early stopping started as the stack's Distributed Map starts it, its first generation
+    proposed and its jobs created in moto, running (``sfn_harness``'s emulator: each job logs
+    ``epochs(index)`` an epoch at a time, as :meth:`SageMakerEmulator.look` says), StopTrainingJob
+    (which moto lacks) answered by the emulator as SageMaker answers it."""
+    from moto.core.responses import EmptyResult
+    from moto.sagemaker.responses import SageMakerResponse
+    from sfn_harness import JobFate, SageMakerEmulator
+
+    ctx = start.handler({"input": raw, "execution": execution_arn("watched"),
+                         "early_stopping": {"watch_seconds": 60}}, None)["run"]
+    proposed = propose.handler({"run": ctx}, None)
+    training, items = proposed["jobs"]["training"], proposed["jobs"]["trials"]
+    emulator = SageMakerEmulator(lambda params: JobFate(metrics=None, epochs=epochs(
+        next(i for i, item in enumerate(items) if item["job_name"] == params["TrainingJobName"]))))
+
+    def stop_training_job(response: Any) -> Any:
+        emulator.stop(response._get_param("TrainingJobName"), env.sagemaker, env.logs)
+        return EmptyResult()
+
+    monkeypatch.setattr(SageMakerResponse, "stop_training_job", stop_training_job, raising=False)
+    for item in items:
+        emulator._create(env.sagemaker, {**training, "TrainingJobName": item["job_name"], "HyperParameters": {
+            **training.get("HyperParameters", {}), **item["hyperparameters"]}})
+    return emulator, proposed
+
+
+def _look(item: Mapping[str, Any], run: str, count: int = 0, **how: Any) -> dict[str, Any]:
+    """The Watch Lambda's event, as the watched iteration sends it (a look of its loop, or ``final``)."""
+    event = {"run": run, "trial_id": item["trial_id"], "job_name": item["job_name"]}
+    if how.get("final"):
+        return {**event, "final": True}
+    return {**event, "poll": {"base": 60, "seconds": 60, "count": count, "waited": 60 * count}}
+
+
+def watch_stops_a_condemned_job(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Early stopping: the Watch Lambda follows two jobs' logs; the first completes, the second, worse at
+    its first epoch than the first's running average, is stopped."""
+    from byohpo.handlers import watch
+
+    curves = ((0.5, 0.6, 0.7), (0.1, 0.2, 0.3))
+    raw = digits_request(Strategy="random", TrainingJobEarlyStoppingType="Auto", **test_handlers.limits(2, 2),
+                         **test_handlers.NO_CRITERIA)
+    emulator, proposed = _watched_jobs(aws_env, monkeypatch, raw, lambda i: tuple(
+        f"Validation-accuracy={v}" for v in curves[i]))
+    run, (first, second) = proposed["run"]["name"], proposed["jobs"]["trials"]
+    sagemaker, logs = aws_env.sagemaker, aws_env.logs
+    for count in range(3):  # the first job: nothing to compare with; it completes with its third epoch
+        emulator.look(first["job_name"], sagemaker, logs)
+        assert watch.handler(_look(first, run, count), None)["done"] is (count == 2)
+    assert watch.handler(_look(first, run, final=True), None)["done"]
+    emulator.look(second["job_name"], sagemaker, logs)
+    answer = watch.handler(_look(second, run), None)
+    assert answer["done"] and answer["stopped"].startswith("EarlyStopped")
+    assert emulator.stop_calls == [(second["job_name"], None)]
+
+
+def watch_reads_an_algorithm_names_log(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Early stopping of an ``AlgorithmName``'s jobs: the Watch Lambda reads their logs with the regexes
+    DescribeAlgorithm lists (moto lacks it: a stubbed client answers as SageMaker would)."""
+    from byohpo.handlers import watch
+
+    raw = test_builtin_aws.request("algorithm-name-console", TrainingJobEarlyStoppingType="Auto")
+    raw.pop("WarmStartConfig", None)
+    emulator, proposed = _watched_jobs(aws_env, monkeypatch, raw, lambda i: ("validation-rmse=0.5",))
+    run, item = proposed["run"]["name"], proposed["jobs"]["trials"][0]
+    emulator.look(item["job_name"], aws_env.sagemaker, aws_env.logs)
+    stubbed = aws_env.session.create_client("sagemaker", region_name=REGION)
+    with Stubber(stubbed) as stub:
+        stub.add_response("describe_algorithm", test_builtin_aws.describe_algorithm_response(),
+                          {"AlgorithmName": test_builtin_aws.ALGORITHM})
+        sagemaker = test_builtin_aws.WithAlgorithms(aws_env.sagemaker, stubbed)
+        answer = watch.look(_look(item, run, final=True), store=aws_env.store, sagemaker=sagemaker,
+                            logs=aws_env.logs)
+        stub.assert_no_pending_responses()
+    assert answer["done"] and answer["epochs"] == 1
+
+
 #: Paths no test of ``test_handlers.py`` takes through a handler.
 OWN_SCENARIOS = [("finalize_stops_a_running_job", finalize_stops_a_running_job, "dynamodb"),
                  ("warm_start_from_a_tuning_job", warm_start_from_a_tuning_job, "dynamodb"),
@@ -240,7 +319,10 @@ OWN_SCENARIOS = [("finalize_stops_a_running_job", finalize_stops_a_running_job, 
                   "dynamodb"),
                  ("start_reads_an_algorithm_names_log",
                   test_builtin_aws.test_a_start_taking_over_an_algorithm_names_run_reads_its_jobs_log_with_describe_algorithm,
-                  "dynamodb")]
+                  "dynamodb"),
+                 # early stopping: the Watch Lambda's looks, its StopTrainingJob, its DescribeAlgorithm
+                 ("watch_stops_a_condemned_job", watch_stops_a_condemned_job, "dynamodb"),
+                 ("watch_reads_an_algorithm_names_log", watch_reads_an_algorithm_names_log, "dynamodb")]
 
 
 @pytest.fixture(scope="module")

@@ -57,12 +57,17 @@ def test_an_sqlite_file_of_the_previous_schema_is_upgraded_in_place(tmp_path: Pa
             hyperparameters TEXT NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL, job_name TEXT,
             "values" TEXT, failure_reason TEXT, started_at TEXT, ended_at TEXT, log_path TEXT,
             PRIMARY KEY (run, trial_id), UNIQUE (run, generation, idx));
-        INSERT INTO runs VALUES ('old', '{}', 'fp', 'InProgress', NULL, NULL, 0, NULL, 't0', 't0');
+        INSERT INTO runs VALUES ('old', '{}', 'fp', 'InProgress', NULL, NULL, 1, NULL, 't0', 't0');
+        INSERT INTO trials VALUES ('old', 'g0000-t0000', 0, 0, '{"x": 1}', '{}', '{"x": "1"}', 'Completed',
+            0, 'old-g0-t0', '{"acc": 0.5}', NULL, NULL, NULL, NULL);
         PRAGMA user_version = 1;
     """)
     db.close()
     with SQLiteStore(path) as store:
         assert store.get_run("old").token == ""
+        (trial,) = store.get_trials("old")  # schema 3's learning curves: none stored yet
+        assert (trial.values, trial.curve, trial.watch) == ({"acc": 0.5}, None, None)
+        store.update_trial("old", "g0000-t0000", curve={"points": [[1, 0.5, 0.5]], "stride": 1})
         store.create_run(RunRecord("new", {}, "fp", token="abc123"))
     with SQLiteStore(path) as store:
         assert [(r.name, r.token) for r in store.list_runs()] == [("new", "abc123"), ("old", "")]

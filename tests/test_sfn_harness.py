@@ -144,3 +144,46 @@ def test_sagemaker_refuses_a_name_in_use_and_what_its_model_caps(harness: SfnHar
     assert many.response["Error"]["Code"] == "ValidationException"
     assert "at 'Tags' failed to satisfy constraint: Member must have length less than or equal to 50" \
         in many.response["Error"]["Message"]
+
+
+def test_sagemaker_stops_only_a_running_job(harness: SfnHarness) -> None:
+    """moto has no StopTrainingJob; the emulator answers as SageMaker does: a running job is
+    ``Stopping``, then ``Stopped`` (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+    API_StopTrainingJob.html); a job not running is refused with ValidationException "The request was
+    rejected because the training job is in status <status>." (SageMaker's answer, quoted in
+    https://github.com/awslabs/benchmark-ai/issues/928); a job that does not exist, ResourceNotFound."""
+    from botocore.exceptions import ClientError
+
+    emulator = harness.sagemaker = SageMakerEmulator(lambda params: JobFate(polls=5))
+    sagemaker, logs = harness.client("sagemaker"), harness.client("logs")
+    params = {"RoleArn": "arn:aws:iam::123456789012:role/r",
+              "AlgorithmSpecification": {"TrainingImage": "i", "TrainingInputMode": "File"},
+              "OutputDataConfig": {"S3OutputPath": "s3://b/o"},
+              "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+              "StoppingCondition": {"MaxRuntimeInSeconds": 60}}
+    for name in ("harness-running", "harness-done"):
+        emulator._create(sagemaker, {**params, "TrainingJobName": name})
+
+    def status(name: str) -> str:
+        return sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
+
+    def refused(name: str) -> str:
+        with pytest.raises(ClientError) as caught:
+            sagemaker.stop_training_job(TrainingJobName=name)
+        return f"{caught.value.response['Error']['Code']}: {caught.value.response['Error']['Message']}"
+
+    assert status("harness-running") == "InProgress"
+    sagemaker.stop_training_job(TrainingJobName="harness-running")
+    assert status("harness-running") == "Stopping"
+    assert refused("harness-running") == (
+        "ValidationException: The request was rejected because the training job is in status Stopping.")
+    polls = [emulator._poll(sagemaker, logs, "harness-running") for _ in range(2)]  # the .sync task's
+    assert polls[0] is None and polls[1]["TrainingJobStatus"] == "Stopped"
+    assert status("harness-running") == "Stopped"
+    emulator.end("harness-done", sagemaker, logs)
+    assert status("harness-done") == "Completed"
+    assert refused("harness-done") == (
+        "ValidationException: The request was rejected because the training job is in status Completed.")
+    assert refused("harness-never").startswith("ResourceNotFound: ")
+    assert [code for _, code in emulator.stop_calls] == [None, "ValidationException", "ValidationException",
+                                                         "ResourceNotFound"]

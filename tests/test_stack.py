@@ -33,6 +33,7 @@ from state_machine import (
     EVENTS_ACTIONS,
     SELF_ACTIONS,
     TRAINING_ACTIONS,
+    WATCH_SECONDS,
     build_definition,
 )
 
@@ -42,7 +43,8 @@ SCHEDULED = {"schedule": "rate(1 day)", "schedule_request": str(ROOT / "examples
 LOGGED = {"log_execution_data": "true"}
 TRAINING_JOBS = "arn:aws:sagemaker:us-east-1:123456789012:training-job/*"
 HANDLERS = {"Start": "byohpo.handlers.start.handler", "Propose": "byohpo.handlers.propose.handler",
-            "Evaluate": "byohpo.handlers.evaluate.handler", "Finalize": "byohpo.handlers.finalize.handler"}
+            "Evaluate": "byohpo.handlers.evaluate.handler", "Finalize": "byohpo.handlers.finalize.handler",
+            "Watch": "byohpo.handlers.watch.handler"}
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +106,13 @@ def test_resources_are_the_architecture(synth: Synthesized) -> None:
     assert counts == {
         "AWS::DynamoDB::Table": 1, "AWS::S3::Bucket": 1, "AWS::S3::BucketPolicy": 1,
         "AWS::StepFunctions::StateMachine": 1,
-        "AWS::Lambda::Function": 5,  # Start, Propose, Evaluate, Finalize; CDK's BucketDeployment handler
-        "AWS::Logs::LogGroup": 5,  # one per loop Lambda, one for the state machine
-        # the four Lambdas', the state machine's, the SageMaker execution role, the deployment handler's
-        "AWS::IAM::Role": 7,
-        # the seven roles' own, and two for actions that take no resource (Resource "*" only there)
-        "AWS::IAM::Policy": 9,
+        # Start, Propose, Evaluate, Finalize, Watch (early stopping); CDK's BucketDeployment handler
+        "AWS::Lambda::Function": 6,
+        "AWS::Logs::LogGroup": 6,  # one per loop Lambda, one for the state machine
+        # the five Lambdas', the state machine's, the SageMaker execution role, the deployment handler's
+        "AWS::IAM::Role": 8,
+        # the eight roles' own, and two for actions that take no resource (Resource "*" only there)
+        "AWS::IAM::Policy": 10,
         "Custom::CDKBucketDeployment": 1, "AWS::Lambda::LayerVersion": 1,  # the example's upload
     }
     assert set(synth.template["Outputs"]) == {"StateMachineArn", "TableName", "BucketName",
@@ -161,7 +164,7 @@ def test_lambdas_run_the_handlers_with_the_table_and_bucket(synth: Synthesized) 
         assert template["Resources"][group]["Properties"]["RetentionInDays"] == 90
 
 
-def test_state_machine_is_standard_logged_and_calls_the_four_lambdas(synth: Synthesized) -> None:
+def test_state_machine_is_standard_logged_and_calls_the_five_lambdas(synth: Synthesized) -> None:
     (machine,) = resources(synth.template, "AWS::StepFunctions::StateMachine").values()
     props = machine["Properties"]
     assert props["StateMachineType"] == "STANDARD"
@@ -177,7 +180,7 @@ def test_state_machine_is_standard_logged_and_calls_the_four_lambdas(synth: Synt
     assert set(definition.placeholders) <= set(definition.substitutions)
     # exactly what state_machine/ builds, the Lambda ARNs left to CloudFormation
     assert json.loads(definition.text) == build_definition(**{
-        f"{name.lower()}_fn": f"${{{name}FunctionArn}}" for name in FUNCTIONS})
+        f"{name.lower()}_fn": f"${{{name}FunctionArn}}" for name in FUNCTIONS}, watch_seconds=WATCH_SECONDS)
     fake = {p: f"arn:aws:lambda:us-east-1:123456789012:function:{p}" for p in definition.placeholders}
     assert "${" not in definition.render(fake)
 
@@ -261,7 +264,10 @@ def test_each_lambda_may_do_only_what_its_step_needs(synth: Synthesized) -> None
         "Evaluate": read | {"dynamodb:UpdateItem"} | logs | read_job_logs | {"sagemaker:DescribeTrainingJob",
                                                                         "sagemaker:DescribeAlgorithm"},
         "Finalize": read | {"dynamodb:UpdateItem"} | logs | {"sagemaker:StopTrainingJob", "s3:PutObject"},
+        "Watch": read | {"dynamodb:UpdateItem"} | logs | read_job_logs | {
+            "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:DescribeAlgorithm"},
     }
+    assert set(expected) == set(FUNCTIONS)
     table, bucket = logical_id(stack, stack.table), logical_id(stack, stack.bucket)
     for name, wanted in expected.items():
         role = role_of(stack, name)
@@ -279,11 +285,12 @@ def test_each_lambda_may_do_only_what_its_step_needs(synth: Synthesized) -> None
     # Start may look only at this state machine's executions
     assert resource("Start", "states:DescribeExecution") == (
         "arn:aws:states:us-east-1:123456789012:execution:Byohpo-tuning:*", None)
-    # Finalize may stop only this stack's jobs; reading any job is harmless, and a missing one must read
-    # as not found, not AccessDenied
-    assert resource("Finalize", "sagemaker:StopTrainingJob") == (
-        TRAINING_JOBS, {"StringEquals": {"aws:ResourceTag/byohpo:stack": "Byohpo"}})
-    for name in ("Start", "Evaluate"):
+    # Finalize, and the Watch Lambda of early stopping, may stop only this stack's jobs; reading any
+    # job is harmless, and a missing one must read as not found, not AccessDenied
+    for name in ("Finalize", "Watch"):
+        assert resource(name, "sagemaker:StopTrainingJob") == (
+            TRAINING_JOBS, {"StringEquals": {"aws:ResourceTag/byohpo:stack": "Byohpo"}}), name
+    for name in ("Start", "Evaluate", "Watch"):
         assert resource(name, "sagemaker:DescribeTrainingJob") == (TRAINING_JOBS, None)
         # an AlgorithmName may be a Marketplace seller's, in another account
         assert resource(name, "sagemaker:DescribeAlgorithm") == (
@@ -345,6 +352,21 @@ def test_another_stack_is_another_tag(synth: Synthesized) -> None:
                     json.dumps({"StringEquals": {"aws:ResourceTag/byohpo:stack": "Team-B"}})}
     env = template["Resources"][logical_id(stack, stack.functions["Propose"])]["Properties"]["Environment"]
     assert env["Variables"]["BYOHPO_STACK"] == "Team-B"
+
+
+def test_the_early_stopping_poll_is_a_context_value_of_whole_seconds(synth: Synthesized) -> None:
+    definition = json.loads(state_machine_definition(synth.template).text)
+    processor = definition["States"]["Train the generation"]["ItemProcessor"]
+    branches = processor["States"]["Train and watch"]["Branches"]
+    (watch,) = [b for b in branches if b["StartAt"] == "Start watching"]
+    assert watch["States"]["Start watching"]["Result"] == {"base": 60, "seconds": 60, "count": 0, "waited": 0}
+    from infra.app import settings_from_context
+
+    app = cdk.App(context={"early_stopping_poll_seconds": "15"})
+    assert settings_from_context(app).watch_seconds == 15
+    for bad in ("0", "3601", "1.5", "soon"):
+        with pytest.raises(ValueError, match="early_stopping_poll_seconds"):
+            settings_from_context(cdk.App(context={"early_stopping_poll_seconds": bad}))
 
 
 def test_execution_data_is_logged_only_when_asked(logged: Synthesized) -> None:

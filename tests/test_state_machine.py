@@ -45,11 +45,13 @@ def build(**options: Any) -> dict[str, Any]:
 
 
 def all_states(states: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every state, those inside Map ItemProcessors too."""
+    """Every state, those inside Map ItemProcessors and Parallel branches too."""
     for name, state in states.items():
         yield name, state
         if state["Type"] == "Map":
             yield from all_states(state["ItemProcessor"]["States"])
+        for branch in state.get("Branches", ()):
+            yield from all_states(branch["States"])
 
 
 def all_strings(value: Any) -> Iterator[tuple[str, str]]:
@@ -93,8 +95,13 @@ def test_every_state_is_reachable_and_every_transition_exists(mode: str) -> None
         for state in states.values():
             if state["Type"] == "Map":
                 check(state["ItemProcessor"])
+            for branch in state.get("Branches", ()):
+                check(branch)
 
     check(definition)
+    # State names are unique in the whole state machine, branches and ItemProcessors included.
+    names = [name for name, _ in all_states(definition["States"])]
+    assert len(names) == len(set(names))
 
 
 def test_jsonpath_only_and_every_path_is_a_path() -> None:
@@ -129,7 +136,13 @@ def test_training_tasks_send_every_field_and_retry_only_before_a_job_exists(role
     processor = states["Train the generation"]["ItemProcessor"]
     tasks = {n: s for n, s in processor["States"].items() if s["Type"] == "Task"}
     assert len(tasks) == 2 ** len(state_machine.OPTIONAL_TRAINING_FIELDS)
-    chooser = processor["States"][processor["StartAt"]]
+    chooser = processor["States"][sm_training.CHOOSE_FIELDS]
+    # Distributed mode: the watched branch of early stopping holds the same tasks, renamed.
+    (parallel,) = [s for s in processor["States"].values() if s["Type"] == "Parallel"]
+    watched = {n: s for n, s in parallel["Branches"][0]["States"].items() if s["Type"] == "Task"
+               and s["Resource"].startswith("arn:aws:states:::sagemaker:")}
+    assert {sm_training.watched_name(n): s["Parameters"] for n, s in tasks.items()} == {
+        n: s["Parameters"] for n, s in watched.items()}
     for subset in sm_training.field_variants():
         training = {f: {} for f in state_machine.ALWAYS_PRESENT_TRAINING_FIELDS + subset}
         task = tasks[choose(chooser, {"training": training})]
@@ -173,7 +186,9 @@ def test_the_map_runs_every_trial_at_the_requests_parallelism(mode: str) -> None
     assert train["ItemsPath"] == "$.jobs.trials" and train["ResultPath"] == "$.jobs"
     assert train["ItemSelector"] == {"trial.$": "$$.Map.Item.Value", "training.$": "$.jobs.training",
                                      "index.$": "$$.Map.Item.Index", "causes_kept.$": "$.causes_kept",
-                                     "retries": {"throttled": 0}}
+                                     "retries": {"throttled": 0},
+                                     # early stopping's watch (Propose: {"run"} for Auto, else null)
+                                     **({"watch.$": "$.jobs.watch"} if mode == DISTRIBUTED else {})}
     assert build(map_mode=mode)["States"]["Evaluate"]["Parameters"]["Payload"]["results.$"] == "$.jobs"
     assert train["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
                                "Next": "Finalize after error"}]
@@ -224,7 +239,9 @@ def test_map_results_are_bounded_whatever_the_jobs_report() -> None:
                        "FinalMetricDataList": [{"MetricName": "m" * 255, "Value": 1.0}] * 40,
                        "HyperParameters": {"x": "y" * 2500}},
                "error": {"Error": "E" * 256, "Cause": "c" * 32_768}}
-    passes = {n: s for n, s in processor["States"].items() if s["Type"] == "Pass" and s.get("End")}
+    # (The watched iteration's result is one of these, carried out of its Parallel unchanged.)
+    passes = {n: s for n, s in processor["States"].items() if s["Type"] == "Pass" and s.get("End")
+              and n != sm_training.WATCHED_RESULT}
     assert set(passes) == {sm_training.TRAINED, sm_training.TRAINED_WITHOUT_TIMES, sm_training.TRIAL_ERROR,
                            sm_training.JOB_FAILED}
     for name, state in passes.items():
@@ -646,6 +663,29 @@ def test_the_synthesized_definition_runs(loop: Loop, synthesized: str) -> None:
     assert execution["status"] == "SUCCEEDED", execution
     trials = loop.trials(run)
     assert len(trials) == 4 and all(t.status == "Completed" for t in trials)
+
+
+def test_the_synthesized_definition_stops_a_job_early(loop: Loop, synthesized: str) -> None:
+    """``TrainingJobEarlyStoppingType: "Auto"`` on the stack's own definition (its Watch function, its
+    poll): the second job, worse at its first epoch than the first job's, is stopped there
+    (``tests/test_early_stopping_aws.py`` has the cases)."""
+    def fate(params: Mapping[str, Any]) -> JobFate:
+        values = (0.1, 0.2, 0.3) if params["TrainingJobName"].endswith("-g1-t0") else (0.5, 0.6, 0.7)
+        return JobFate(metrics=None, epochs=[f"Validation-accuracy={v}" for v in values])
+
+    emulator = loop.fresh(SageMakerEmulator(fate))
+    run = "sm-synthesized-auto"
+    request = digits_request(run, TrainingJobEarlyStoppingType="Auto", **limits(2, 1))
+    (execution,) = loop.harness.run(synthesized, request, name=f"{run}-1")
+    assert execution["status"] == "SUCCEEDED", execution
+    first, second = loop.trials(run)
+    assert (first.status, first.values[OBJECTIVE]) == ("Completed", 0.7)
+    assert (second.status, second.values[OBJECTIVE]) == ("Stopped", 0.1)
+    assert second.failure_reason.startswith("EarlyStopped")
+    assert emulator.stop_calls == [(second.job_name, None)]
+    # The stack's poll (60 s), scaled down by the harness like every Wait.
+    assert {i.event["poll"]["base"] for i in loop.harness.invocations
+            if i.function == function_name("Watch") and "poll" in i.event} == {60}
 
 
 def xgboost_auc(params: Mapping[str, Any]) -> JobFate:

@@ -314,3 +314,37 @@ def test_trials_read_back_from_json_decide_alike():
     again = [Trial(**json.loads(json.dumps(t.__dict__))) for t in history]
     rules = dict(max_jobs_not_improving=2, max_failed_jobs=100)
     assert check(history, **rules) == check(again, **rules) is not None
+
+
+# -- early-stopped trials: their last value counts, as SageMaker counts it ------------------------
+
+def early(value: float | None) -> Trial:
+    return Trial({"x": 1}, {}, "Stopped", None if value is None else {"acc": value}, early_stopped=True)
+
+
+def test_an_early_stopped_value_counts_for_the_target_and_a_time_limit_stop_does_not():
+    assert code([ok(0.5), early(0.95)], target_value=0.9) == "TargetObjectiveMetricValue"
+    assert code([ok(0.5), stopped(0.95)], target_value=0.9) is None
+    assert "(training job 2)" in check([ok(0.5), early(0.95)], target_value=0.9).message
+
+
+def test_an_early_stopped_value_can_improve_and_resets_not_improving():
+    # Without it: 3 jobs since 0.5. With it: 0.6 improved the best, so only 2.
+    assert code([ok(0.5), ok(0.4), early(0.6), ok(0.3)], max_jobs_not_improving=3) is None
+    assert code([ok(0.5), ok(0.4), stopped(0.6), ok(0.3)],
+                max_jobs_not_improving=3) == "BestObjectiveNotImproving"
+    assert code([ok(0.5), early(0.1), early(0.2)], max_jobs_not_improving=2) == "BestObjectiveNotImproving"
+
+
+def test_an_early_stopped_job_with_a_value_succeeded_and_one_without_failed():
+    # The default failure rule: five jobs and none succeeded stops the run, unless one did.
+    assert code([failed()] * 4 + [early(0.3)], max_jobs=10) is None
+    assert code([failed()] * 4 + [early(None)], max_jobs=10) == "MaxFailedTrainingJobs"
+    assert code([early(None), failed()], max_failed_jobs=2) == "MaxFailedTrainingJobs"
+
+
+def test_an_early_stopped_trial_is_stopped():
+    with pytest.raises(ValueError, match="early_stopped"):
+        Trial({"x": 1}, {}, "Completed", {"acc": 1.0}, early_stopped=True)
+    assert ACC.score(early(0.7)) == 0.7 and ACC.score(stopped(0.7)) is None and LOSS.score(
+        Trial({"x": 1}, {}, "Stopped", {"loss": 2.0}, early_stopped=True)) == -2.0

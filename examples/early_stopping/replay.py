@@ -1,14 +1,19 @@
 """Replay a finished local run through SageMaker's early-stopping rule: which jobs would ``Auto`` have
 stopped, at which epoch, and how many epochs would that have saved?
 
-    python examples/early_stopping/replay.py digits-early-stopping [--store byohpo-runs/byohpo.sqlite]
+    python examples/early_stopping/replay.py digits-no-early-stopping [--store byohpo-runs/byohpo.sqlite]
 
-It reads the run's request and trials from the store, and each trial's objective curve from its
-``train.log`` with the request's ``MetricDefinitions`` (``byohpo.early_stopping.read_curve``). Then
-it replays the run on an epoch clock, as the engine schedules it: generation after generation, each
-generation's jobs in order on ``MaxParallelTrainingJobs`` slots, every job one epoch per tick. After
-each epoch the rule (``byohpo.early_stopping.judge_epoch``) judges the job against the jobs finished
-at an earlier tick; a job it stops ends there and counts afterwards with its shortened curve.
+A run made with ``Auto`` (``digits-early-stopping``) stopped its jobs for real: for it, this prints what
+the run decided, job by job, as the store recorded it (a stopped job's log ends where it was stopped,
+so there is nothing to replay).
+
+For a run without early stopping, it reads the run's request and trials from the store, and each
+trial's objective curve from its ``train.log`` with the request's ``MetricDefinitions``
+(``byohpo.early_stopping.read_curve``). Then it replays the run on an epoch clock, as the engine
+schedules it: generation after generation, each generation's jobs in order on
+``MaxParallelTrainingJobs`` slots, every job one epoch per tick. After each epoch the rule
+(``byohpo.early_stopping.judge_epoch``) judges the job against the jobs finished at an earlier tick;
+a job it stops ends there and counts afterwards with its shortened curve.
 
 The jobs themselves are the ones the run tried: with ``Auto`` applied for real, a strategy that sees
 stopped trials might have proposed others from then on.
@@ -21,7 +26,7 @@ import sys
 from pathlib import Path
 
 from byohpo import Objective
-from byohpo.early_stopping import Curve, Verdict, judge_epoch, read_curve
+from byohpo.early_stopping import EARLY_STOPPED, Curve, Verdict, judge_epoch, read_curve
 from byohpo.request import parse_request
 from byohpo.store import SQLiteStore, TrialRecord
 
@@ -61,6 +66,9 @@ def main() -> None:
     request = parse_request(run.request)
     objective = request.objectives[0]
     parallel = run.request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"]
+    if request.early_stopping:
+        report(store, run.name, objective)
+        return
     trials = [t for t in store.get_trials(run.name) if t.finished and t.log_path]
     by_generation: dict[int, list[TrialRecord]] = {}
     for trial in sorted(trials, key=lambda t: (t.generation, t.index)):
@@ -88,6 +96,22 @@ def main() -> None:
     print(f"\n{stops} of {len(trials)} training jobs stopped early; {kept} of {total} epochs "
           f"({1 - kept / total:.0%} saved). Best {objective.metric}: {best_off} without early stopping, "
           f"{best_on} with it.")
+
+
+def report(store: SQLiteStore, run: str, objective: Objective) -> None:
+    """What a run with ``Auto`` decided: each finished trial's epochs, and why it stopped."""
+    trials = [t for t in store.get_trials(run) if t.finished]
+    print(f"{'trial':<13}{'epochs':>7}  {objective.metric} / what the rule said")
+    stops = 0
+    for trial in trials:
+        value = (trial.values or {}).get(objective.metric)
+        early = trial.status == "Stopped" and (trial.failure_reason or "").startswith(EARLY_STOPPED)
+        stops += early
+        what = trial.failure_reason if early else f"{trial.status.lower()}: {value}"
+        print(f"{trial.trial_id:<13}{trial.learning_curve().epochs:>7}  {what}")
+    print(f"\n{stops} of {len(trials)} training jobs stopped early; "
+          f"{sum(t.learning_curve().epochs for t in trials)} epochs run (the run used Auto: replay a run "
+          f"of the same request with Off to see what it saves).")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ What is compared:
   up to and including its best one.
 * ``best at K``: each run's best within its first K jobs, K being the fewest jobs any of the runs
   spent: the comparison at an equal budget when runs stopped at different points.
+* Early stopping: the jobs it stopped (``early_stopped``) count as jobs with their last value, as on
+  the leaderboard, and are counted apart from the jobs stopped otherwise (``stopped``: their time
+  limit, the run's end); ``epochs`` is what the run's jobs trained, by their learning curves (None
+  for runs without curves), and ``training_seconds`` what they took: the two places the saving shows.
 * Rank 1 is the best: by best value, equal values by fewer jobs to reach it; runs compared by fronts
   by hypervolume. Equal keys share a rank; a run with no value has none.
 * Hypervolume: the share of a box that a run's front dominates; the box spans, per objective, from
@@ -64,6 +68,8 @@ class RunResult:
     jobs (None while no job has a value); ``start`` is the best it began with, from the trials a warm
     start imported (None without). ``front`` is the run's Pareto front over the compared
     objectives (None unless runs are compared by fronts), ordered by the first objective.
+    ``stopped`` counts the jobs stopped other than by early stopping, ``early_stopped`` those it
+    stopped; ``epochs`` the epochs of the jobs' learning curves (None when none has one).
     """
 
     name: str
@@ -89,6 +95,8 @@ class RunResult:
     on_joint_front: int | None = None
     hypervolume: float | None = None
     rank: int | None = None
+    early_stopped: int = 0
+    epochs: int | None = None
 
     def best_value(self, objective: Objective) -> float | None:
         return None if self.best is None else (self.best.values or {}).get(objective.metric)
@@ -130,9 +138,10 @@ class Comparison:
         """The CSV columns: one row per run, the best trial's hyperparameters as ``param.<name>``."""
         front = ["front_size", "on_joint_front", "hypervolume"] if self.by_front else []
         return ["rank", "run", "strategy", "status", "stop_code", "reason", "objective", "budget", "jobs",
-                "completed", "failed", "stopped", "unfinished", "imported", "best", "best_trial_id",
+                "completed", "failed", "stopped", "early_stopped", "unfinished", "imported", "best",
+                "best_trial_id",
                 "best_job_name", "jobs_to_best", "common_jobs", "best_at_common_jobs", *front,
-                "training_seconds", "elapsed_seconds", *(f"param.{p}" for p in self.param_names)]
+                "epochs", "training_seconds", "elapsed_seconds", *(f"param.{p}" for p in self.param_names)]
 
     def records(self) -> list[dict[str, str]]:
         """The rows as flat dicts of strings, what :meth:`to_csv` writes (None as ``""``)."""
@@ -175,8 +184,10 @@ class Comparison:
         if self.by_front:
             header += ["front", "on joint front", "hypervolume"]
             right += [True, True, True]
-        header += ["failed", "stopped", "train seconds", "elapsed"]
-        right += [True, True, True, True]
+        early = any(run.early_stopped or run.epochs is not None for run in self.runs)
+        header += ["failed", "stopped"] + (["stopped early", "epochs"] if early else []) + \
+            ["train seconds", "elapsed"]
+        right += [True, True] + ([True, True] if early else []) + [True, True]
         rows = []
         for run in self.runs:
             budget = "?" if run.budget is None else str(run.budget)
@@ -189,7 +200,10 @@ class Comparison:
             if self.by_front:
                 size = len(run.front or ())
                 row += [str(size), f"{run.on_joint_front}/{size}", _number(run.hypervolume, ".4f")]
-            row += [str(run.failed), str(run.stopped), f"{run.training_seconds:.1f}",
+            row += [str(run.failed), str(run.stopped)]
+            if early:
+                row += [str(run.early_stopped), "-" if run.epochs is None else str(run.epochs)]
+            row += [f"{run.training_seconds:.1f}",
                     "-" if run.elapsed_seconds is None else f"{run.elapsed_seconds:.1f}"]
             rows.append(row)
         lines = [f"{len(self.runs)} runs compared on {_describe(self.objectives)}"
@@ -216,14 +230,16 @@ class Comparison:
             "rank": run.rank, "run": run.name, "strategy": run.strategy, "status": run.status,
             "stop_code": run.stop_code, "reason": run.reason, "objective": _describe(self.objectives),
             "budget": run.budget, "jobs": run.jobs, "completed": run.completed, "failed": run.failed,
-            "stopped": run.stopped, "unfinished": run.unfinished, "imported": run.imported,
+            "stopped": run.stopped, "early_stopped": run.early_stopped, "unfinished": run.unfinished,
+            "imported": run.imported,
             "best": run.best_value(self.objective), "best_trial_id": best.trial_id if best else None,
             "best_job_name": best.job_name if best else None, "jobs_to_best": run.jobs_to_best,
             "common_jobs": self.common_jobs, "best_at_common_jobs": run.best_at(self.common_jobs)}
         if self.by_front:
             flat.update(front_size=len(run.front or ()), on_joint_front=run.on_joint_front,
                         hypervolume=run.hypervolume)
-        flat.update(training_seconds=run.training_seconds, elapsed_seconds=run.elapsed_seconds)
+        flat.update(epochs=run.epochs, training_seconds=run.training_seconds,
+                    elapsed_seconds=run.elapsed_seconds)
         flat.update({f"param.{p}": params.get(p) for p in self.param_names})
         return flat
 
@@ -233,7 +249,8 @@ class Comparison:
             "reason": run.reason, "stop_code": run.stop_code,
             "objectives": [_objective_dict(o) for o in run.objectives],
             "budget": run.budget, "jobs": run.jobs, "completed": run.completed, "failed": run.failed,
-            "stopped": run.stopped, "unfinished": run.unfinished, "imported": run.imported,
+            "stopped": run.stopped, "early_stopped": run.early_stopped, "unfinished": run.unfinished,
+            "imported": run.imported, "epochs": run.epochs,
             "best": None if run.best is None else {**_trial_dict(run.best), "jobs_to_best": run.jobs_to_best},
             "best_at_common_jobs": _finite(run.best_at(self.common_jobs)),
             "training_seconds": run.training_seconds, "elapsed_seconds": run.elapsed_seconds,
@@ -320,13 +337,16 @@ def _result(record: RunRecord, trials: Sequence[TrialRecord], info: RequestInfo,
             best, best_score, jobs_to_best = t, score, position
         curve.append(None if best is None else (best.values or {})[objective.metric])
     durations = [d for d in (duration_seconds(t) for t in done) if d is not None]
+    with_curves = [t for t in done if t.curve]
     return RunResult(
         name=record.name, strategy=info.strategy, status=record.status, reason=record.reason,
         stop_code=record.stop_code, objectives=tuple(info.objectives), budget=info.max_jobs, jobs=len(done),
         completed=sum(t.status == "Completed" for t in done), failed=sum(t.status == "Failed" for t in done),
-        stopped=sum(t.status == "Stopped" for t in done), unfinished=len(own) - len(done),
+        stopped=sum(t.status == "Stopped" and not t.early_stopped for t in done),
+        early_stopped=sum(t.early_stopped for t in done), unfinished=len(own) - len(done),
         imported=len(imported), best=best, jobs_to_best=jobs_to_best, best_so_far=tuple(curve),
-        training_seconds=round(sum(durations), 3), elapsed_seconds=_elapsed(done), start=start)
+        training_seconds=round(sum(durations), 3), elapsed_seconds=_elapsed(done), start=start,
+        epochs=sum(t.learning_curve().epochs for t in with_curves) if with_curves else None)
 
 
 def _fronts(results: list[RunResult], trials: Sequence[Sequence[TrialRecord]],

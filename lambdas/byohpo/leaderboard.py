@@ -5,13 +5,19 @@ same CSV and :func:`summary` as JSON to S3, so both read alike.
 
 Ranking (what "best first" means, everywhere in byohpo):
 
-* Completed trials with a finite value for the first objective come first, best value first, ties by
-  trial id (the earlier trial wins, as in the stopping rules). The first objective is the request's
+* Trials with a finite value for the first objective come first, best value first, ties by trial id
+  (the earlier trial wins, as in the stopping rules): completed ones, and those early stopping
+  stopped (``Stopped``, their reason ``EarlyStopped: ...``), with the last value they reported, as
+  SageMaker ranks them (``byohpo.stopping`` says why). The first objective is the request's
   ``HyperParameterTuningJobObjective``, also when ``Objectives`` names several.
 * With several objectives, the Pareto front (``byohpo.pareto``, over every objective) comes before
   them, itself ordered by the first objective; each row says whether it is on the front.
 * Unranked trials follow, by status (Completed without a usable value, Stopped, Failed, InProgress,
   Pending), then by trial id. They have no rank.
+
+When trials have learning curves (``TrialRecord.curve``: every local trial, and on AWS the trials of
+a run with ``TrainingJobEarlyStoppingType: "Auto"``), an ``epochs`` column says how many epochs each
+ran: an early-stopped trial's are cut short.
 """
 
 from __future__ import annotations
@@ -64,6 +70,8 @@ class Row:
     duration_seconds: float | None
     failure_reason: str | None
     pareto: bool
+    early_stopped: bool = False
+    epochs: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable copy (``json.dumps(..., allow_nan=False)`` accepts it)."""
@@ -71,7 +79,7 @@ class Row:
                 "generation": self.generation, "index": self.index, "params": dict(self.params),
                 "values": {k: _finite(v) for k, v in self.values.items()}, "status": self.status,
                 "duration_seconds": self.duration_seconds, "failure_reason": self.failure_reason,
-                "pareto": self.pareto}
+                "pareto": self.pareto, "early_stopped": self.early_stopped, "epochs": self.epochs}
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,8 @@ class Leaderboard:
                 generation=trial.generation, index=trial.index, params=dict(trial.params),
                 values={o.metric: values.get(o.metric) for o in objectives}, status=trial.status,
                 duration_seconds=duration_seconds(trial), failure_reason=trial.failure_reason,
-                pareto=trial.trial_id in front))
+                pareto=trial.trial_id in front, early_stopped=trial.early_stopped,
+                epochs=trial.learning_curve().epochs if trial.curve else None))
         return cls(objectives, tuple(names), tuple(rows))
 
     def __len__(self) -> int:
@@ -131,16 +140,22 @@ class Leaderboard:
     def multi_objective(self) -> bool:
         return len(self.objectives) > 1
 
+    @property
+    def has_curves(self) -> bool:
+        """Does some trial have a learning curve (and the leaderboard an ``epochs`` column)?"""
+        return any(row.epochs is not None for row in self.rows)
+
     def columns(self) -> list[str]:
         """The flat column names: rank, trial_id, job_name, generation, one per hyperparameter, one per
-        objective metric, ``pareto`` (several objectives only), status, duration_seconds,
-        failure_reason. A hyperparameter or metric named like another column gets a ``param.`` or
-        ``value.`` prefix, so that no cell overwrites another."""
+        objective metric, ``pareto`` (several objectives only), ``epochs`` (when trials have learning
+        curves), status, duration_seconds, failure_reason. A hyperparameter or metric named like
+        another column gets a ``param.`` or ``value.`` prefix, so that no cell overwrites another."""
         return [name for name, _, _ in self._layout()]
 
     def _layout(self) -> list[tuple[str, str, str]]:
         """(column, kind, key) for every column; kind is fixed, param or value."""
         taken = set(_FIXED_LEAD) | set(_FIXED_TAIL) | ({"pareto"} if self.multi_objective else set())
+        taken |= {"epochs"} if self.has_curves else set()
         out = [(c, "fixed", c) for c in _FIXED_LEAD]
         for kind, prefix, keys in (("param", "param.", self.param_names),
                                    ("value", "value.", [o.metric for o in self.objectives])):
@@ -152,6 +167,8 @@ class Leaderboard:
                 out.append((column, kind, key))
         if self.multi_objective:
             out.append(("pareto", "fixed", "pareto"))
+        if self.has_curves:
+            out.append(("epochs", "fixed", "epochs"))
         out.extend((c, "fixed", c) for c in _FIXED_TAIL)
         return out
 
@@ -180,7 +197,7 @@ class Leaderboard:
         layout = self._layout()
         header = [_HEADERS.get(c, c) if kind == "fixed" else c for c, kind, _ in layout]
         cells = [[_display(row, kind, key) for _, kind, key in layout] for row in self.rows]
-        numeric = [kind == "value" or key in ("rank", "generation", "duration_seconds")
+        numeric = [kind == "value" or key in ("rank", "generation", "epochs", "duration_seconds")
                    or (kind == "param" and all(_is_number(r.params.get(key)) for r in self.rows))
                    for _, kind, key in layout]
         return align(header, cells, numeric)
@@ -204,8 +221,9 @@ def leaderboard(trials: Sequence[TrialRecord], objectives: Sequence[Objective],
 
 
 def best_trial(trials: Sequence[TrialRecord], objectives: Sequence[Objective]) -> TrialRecord | None:
-    """The completed trial with the best finite value of the first objective (the earliest of several
-    equal ones), or None when there is none."""
+    """The trial with the best finite value of the first objective that counts (a completed trial's,
+    or an early-stopped one's last value: :meth:`Objective.score`), the earliest of several equal
+    ones; None when there is none."""
     if not objectives:
         return None
     best: tuple[float, int, int] | None = None
@@ -222,8 +240,10 @@ def best_trial(trials: Sequence[TrialRecord], objectives: Sequence[Objective]) -
 
 def summary(run: RunRecord, trials: Sequence[TrialRecord], objectives: Sequence[Objective]) -> dict[str, Any]:
     """What a run came to, JSON-serializable (no NaN): run name, strategy, status, why it stopped,
-    trial counts by status, the best trial (by the first objective) with its params and values, and
-    with several objectives the Pareto front, ordered by the first objective."""
+    trial counts by status, the best trial (by the first objective) with its params and values, with
+    several objectives the Pareto front, ordered by the first objective, and what early stopping did:
+    ``{"type": "Off" | "Auto", "stopped": <trials it stopped, counted among the Stopped too>,
+    "epochs": <epochs the finished trials ran, by their learning curves; None without curves>}``."""
     counts = {status: 0 for status in TRIAL_STATUSES}
     for trial in trials:
         counts[trial.status] = counts.get(trial.status, 0) + 1
@@ -245,7 +265,17 @@ def summary(run: RunRecord, trials: Sequence[TrialRecord], objectives: Sequence[
         "trials": {"total": len(trials), **counts},
         "best": None if best is None else _trial_summary(best),
         "pareto_front": front,
+        "early_stopping": _early_stopping(run, trials),
     }
+
+
+def _early_stopping(run: RunRecord, trials: Sequence[TrialRecord]) -> dict[str, Any]:
+    config = _obj(run.request.get("HyperParameterTuningJobConfig"))
+    kind = config.get("TrainingJobEarlyStoppingType", "Off")
+    with_curves = [t for t in trials if t.finished and t.curve]
+    return {"type": kind if isinstance(kind, str) else "Off",
+            "stopped": sum(1 for t in trials if t.early_stopped),
+            "epochs": sum(t.learning_curve().epochs for t in with_curves) if with_curves else None}
 
 
 def duration_seconds(trial: TrialRecord) -> float | None:
@@ -338,7 +368,8 @@ def _trial_summary(trial: TrialRecord) -> dict[str, Any]:
     return {"trial_id": trial.trial_id, "job_name": trial.job_name, "generation": trial.generation,
             "params": dict(trial.params), "hyperparameters": dict(trial.hyperparameters),
             "values": {k: _finite(v) for k, v in (trial.values or {}).items()},
-            "duration_seconds": duration_seconds(trial)}
+            "duration_seconds": duration_seconds(trial), "status": trial.status,
+            "early_stopped": trial.early_stopped}
 
 
 def _raw(row: Row, kind: str, key: str) -> Any:

@@ -1,4 +1,5 @@
-"""Plots of a run: how the objective moved trial by trial, or the Pareto front of two objectives.
+"""Plots of a run: how the objective moved trial by trial, or the Pareto front of two objectives; and,
+for one objective, each trial's learning curve where trials have one (early-stopped ones cut short).
 
 matplotlib is in the ``local`` extra only (the Lambda asset does without it), so it is imported inside
 the functions. Figures are drawn on an Agg canvas of their own, never through ``pyplot``: no global
@@ -22,6 +23,7 @@ _UNPLOTTED = {"Failed": ("x", "tab:red", "failed"), "Stopped": ("s", "tab:orange
               "Completed": ("v", "tab:gray", "no value"), "Pending": ("o", "none", "not finished")}
 _BAND = 0.1  # share of the y axis kept free at the bottom for the trials without a value
 _SIZE = (9.0, 5.5)
+_SIZE_WITH_CURVES = (9.0, 9.5)  # the progress above, the learning curves below
 
 
 class PlotUnavailableError(ByohpoError, ImportError):
@@ -60,17 +62,32 @@ def plot_run(trials: Sequence[TrialRecord], objectives: Sequence[Objective],
 
     One objective: the value of each trial in proposal order, coloured by generation, with the
     best-so-far line; trials without a value (failed, stopped, diverged, not finished yet) are marked
-    in a grey band at the bottom. Several objectives:
-    the first two against each other, the Pareto front of those two highlighted and connected.
+    in a grey band at the bottom, and early-stopped trials, with the last value they reported, by a
+    marker of their own. Below it, when trials have learning curves (``TrialRecord.curve``), each
+    trial's objective by epoch, coloured by generation: an early-stopped trial's line ends where the
+    rule stopped it, with a cross. Several objectives: the first two against each other, the Pareto
+    front of those two highlighted and connected.
     """
+    check_output(path)
+    fig = draw_run(trials, objectives, title=title, dpi=dpi)
+    out = Path(path)
+    fig.savefig(out)
+    return out
+
+
+def draw_run(trials: Sequence[TrialRecord], objectives: Sequence[Objective], *, title: str | None = None,
+             dpi: int = 100) -> Any:
+    """The figure :func:`plot_run` writes (a matplotlib ``Figure`` on an Agg canvas): the progress (or
+    front) axes first, the learning curves' second when drawn."""
     if not objectives:
         raise ValueError("at least one objective is required")
-    check_output(path)
     Figure, FigureCanvasAgg, colormaps = _matplotlib()
-    fig = Figure(figsize=_SIZE, dpi=dpi, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
     ordered = sorted(trials, key=lambda t: (t.generation, t.index))
+    curves = len(objectives) == 1 and any(t.curve for t in ordered)
+    fig = Figure(figsize=_SIZE_WITH_CURVES if curves else _SIZE, dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 1, height_ratios=(5.5, 4.0)) if curves else [fig.add_subplot()]
+    ax = axes[0]
     cmap = colormaps["viridis"]
     generations = max((t.generation for t in ordered), default=0)
     norm, ticks = _generation_norm(generations, cmap)
@@ -78,15 +95,16 @@ def plot_run(trials: Sequence[TrialRecord], objectives: Sequence[Objective],
         mappable = _progress(ax, ordered, objectives[0], cmap, norm)
     else:
         mappable = _front(ax, ordered, objectives, cmap, norm)
+    if curves:
+        _curves(axes[1], ordered, objectives[0], cmap, norm)
     if mappable is not None:
-        fig.colorbar(mappable, ax=ax, label="generation", ticks=ticks)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best", fontsize="small")
+        fig.colorbar(mappable, ax=list(axes), label="generation", ticks=ticks)
+    for each in axes:
+        if each.get_legend_handles_labels()[0]:
+            each.legend(loc="best", fontsize="small")
+        each.grid(True, alpha=0.3)
     ax.set_title(title or "")
-    ax.grid(True, alpha=0.3)
-    out = Path(path)
-    fig.savefig(out)
-    return out
+    return fig
 
 
 def _generation_norm(generations: int, cmap: Any) -> tuple[Any, list[int]]:
@@ -104,6 +122,7 @@ def _progress(ax: Any, trials: Sequence[TrialRecord], objective: Objective, cmap
     from matplotlib.ticker import MaxNLocator
 
     xs, ys, gens, best_x, best_y = [], [], [], [], []
+    early: list[int] = []  # indexes into xs of the early-stopped trials
     best = None
     unplotted: dict[str, list[int]] = {}
     for position, trial in enumerate(trials, start=1):
@@ -112,6 +131,8 @@ def _progress(ax: Any, trials: Sequence[TrialRecord], objective: Objective, cmap
             unplotted.setdefault(trial.status if trial.finished else "Pending", []).append(position)
             continue
         value = objective.sign * score
+        if trial.early_stopped:
+            early.append(len(xs))
         xs.append(position)
         ys.append(value)
         gens.append(trial.generation)
@@ -121,8 +142,17 @@ def _progress(ax: Any, trials: Sequence[TrialRecord], objective: Objective, cmap
         best_y.append(objective.sign * best[0])
     mappable = None
     if xs:
-        mappable = ax.scatter(xs, ys, c=gens, cmap=cmap, norm=norm, s=36, edgecolors="black",
-                              linewidths=0.4, zorder=3, label="completed trial")
+        full = [i for i in range(len(xs)) if i not in set(early)]
+        if full:
+            mappable = ax.scatter([xs[i] for i in full], [ys[i] for i in full], c=[gens[i] for i in full],
+                                  cmap=cmap, norm=norm, s=36, edgecolors="black", linewidths=0.4, zorder=3,
+                                  label="completed trial")
+        if early:
+            # The last value an early-stopped trial reported: it counts, as SageMaker counts it.
+            stopped = ax.scatter([xs[i] for i in early], [ys[i] for i in early], c=[gens[i] for i in early],
+                                 cmap=cmap, norm=norm, s=40, marker="v", edgecolors="tab:orange",
+                                 linewidths=1.0, zorder=3, label=f"stopped early, last value ({len(early)})")
+            mappable = mappable or stopped
         # Extend the step line to the last finished trial: trailing failures held the best as it was.
         last = max(i for i, t in enumerate(trials, start=1) if t.finished)
         ax.step([*best_x, last], [*best_y, best_y[-1]], where="post", color="tab:blue", linewidth=1.6,
@@ -152,6 +182,43 @@ def _progress(ax: Any, trials: Sequence[TrialRecord], objective: Objective, cmap
     if trials:
         ax.set_xlim(0.5, len(trials) + 0.5)
     return mappable
+
+
+def _curves(ax: Any, trials: Sequence[TrialRecord], objective: Objective, cmap: Any, norm: Any) -> None:
+    """Each trial's objective by epoch (its learning curve), coloured by generation; an early-stopped
+    trial's line ends in a cross where the rule stopped it, a trial stopped otherwise in a square."""
+    from matplotlib.ticker import MaxNLocator
+
+    counts = {"early": 0, "other": 0}
+    for trial in trials:
+        if not trial.curve:
+            continue
+        points = [(e, v) for e, v in trial.learning_curve().series() if v == v]  # NaN: nothing to draw
+        if not points:
+            continue
+        colour = cmap(norm(trial.generation))
+        epochs, values = [p[0] for p in points], [p[1] for p in points]
+        ax.plot(epochs, values, color=colour, linewidth=1.0, alpha=0.8, zorder=2)
+        if trial.early_stopped or trial.status == "Stopped":
+            kind = "early" if trial.early_stopped else "other"
+            counts[kind] += 1
+            label = None
+            if counts[kind] == 1:
+                label = "stopped early" if kind == "early" else "stopped otherwise"
+            ax.plot([epochs[-1]], [values[-1]], marker="x" if kind == "early" else "s", markersize=7,
+                    color="tab:orange" if kind == "early" else "tab:gray", linestyle="none", zorder=3,
+                    label=label and f"{label} ({sum(1 for t in trials if _stopped(t, kind))})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch (each value of the objective in the training log)")
+    ax.set_ylabel(f"{objective.metric} ({objective.direction.lower()})")
+    ax.set_title("learning curves", fontsize="medium")
+
+
+def _stopped(trial: TrialRecord, kind: str) -> bool:
+    """Is ``trial`` a drawn curve that was stopped early (``kind`` ``early``) or otherwise?"""
+    if not trial.curve or trial.status != "Stopped":
+        return False
+    return trial.early_stopped == (kind == "early")
 
 
 def _no_value(trials: Sequence[TrialRecord], objective: Objective) -> str:
@@ -198,4 +265,4 @@ def _front(ax: Any, trials: Sequence[TrialRecord], objectives: Sequence[Objectiv
     return mappable
 
 
-__all__ = ["PlotUnavailableError", "check_output", "plot_run", "supported_formats"]
+__all__ = ["PlotUnavailableError", "check_output", "draw_run", "plot_run", "supported_formats"]

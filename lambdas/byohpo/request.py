@@ -126,6 +126,12 @@ class TuningRequest:
             out[name] = entry
         return out
 
+    @property
+    def early_stopping(self) -> bool:
+        """``TrainingJobEarlyStoppingType: "Auto"``: stop training jobs by SageMaker's median rule
+        (``byohpo.early_stopping``)."""
+        return self.early_stopping_type == "Auto"
+
     def log_metric_definitions(self) -> list[dict[str, str]]:
         """The ``MetricDefinitions`` that read this request's metrics from a log: the request's own, then
         the built-in algorithm's for the metrics the request does not define."""

@@ -7,6 +7,14 @@ answer, so a retried Evaluate Lambda or a resumed local run decides exactly as t
 
 Multi-objective runs: the target, not-improving and convergence rules look at the first objective
 only (the request's ``HyperParameterTuningJobObjective``); the others simply run on.
+
+A trial that early stopping stopped (``Trial.early_stopped``) counts with the last value it reported,
+wherever a value counts: the best trial, the target, the not-improving count, convergence, and as a
+success. SageMaker does the same: such a job keeps that value as its final objective metric, its
+``ObjectiveStatus`` is ``Succeeded`` ("evaluated by the hyperparameter tuning job and used in the
+hyperparameter tuning process", API ``HyperParameterTrainingJobSummary``), and its tuner ranks it by
+that value with the completed jobs. The rule stops only jobs worse than the earlier ones' median, so
+such a value rarely leads; when it does, it is a real model's (the job saves the model it has).
 """
 
 from __future__ import annotations
@@ -97,8 +105,9 @@ def check_stopping(rules: StoppingRules, objectives: Sequence[Objective], trials
     (None skips ``MaxRuntimeInSeconds``). When several rules hold at once, the first in this list is
     reported, so a run that reached its target says so, and a run whose jobs all failed ends Failed:
 
-    1. ``TargetObjectiveMetricValue``: the best value of the first objective is ``>=`` the target
-       (Maximize) or ``<=`` it (Minimize).
+    1. ``TargetObjectiveMetricValue``: the best value of the first objective (of the completed and the
+       early-stopped trials, :meth:`Objective.score`) is ``>=`` the target (Maximize) or ``<=`` it
+       (Minimize).
     2. ``MaxFailedTrainingJobs``: that many trials *failed*: status Failed, or ended (Completed or
        Stopped) without a finite value of every objective, SageMaker's ``ObjectiveStatus: Failed``
        ("the training job failed or did not emit an objective metric", API ObjectiveStatusCounters):
@@ -106,18 +115,21 @@ def check_stopping(rules: StoppingRules, objectives: Sequence[Objective], trials
        ``StoppingCondition.MaxRuntimeInSeconds`` before it printed a value. A stopped trial that keeps a
        value (early stopping) did not fail. A limit of 0 acts as 1. When the rule is not set: stop once
        the first ``min(5, MaxNumberOfTrainingJobs)`` trials all ended without success (one succeeds
-       when it is Completed with a finite value of every objective), whether they failed, were stopped
+       when it is Completed, or early-stopped, with a finite value of every objective), whether they
+       failed, were stopped
        at their time limit or printed no value: the script, its metric regex or its time limit is
        wrong, and every further job is wasted.
     3. ``MaxNumberOfTrainingJobs``: that many trials finished, whatever their status.
     4. ``MaxRuntimeInSeconds``: ``elapsed_seconds >= MaxRuntimeInSeconds``.
     5. ``BestObjectiveNotImproving``: the last N finished training jobs did not improve the first
        objective's best by at least 1% (relative; any strict improvement when the best is 0). Failed
-       and stopped jobs count as not improving: they spent budget and found nothing. Improvements are
+       jobs and jobs stopped without a value that counts count as not improving: they spent budget and
+       found nothing. An early-stopped job counts with its last value, like a completed one. Improvements are
        measured from the value that last counted as one, so a slow creep of 0.5% steps still resets
        the count once it adds up to 1%. Nothing fires before some trial has a value.
-    6. ``ConvergenceDetected`` (ours; SageMaker's detector is internal): with E the completed trials
-       that have a finite first-objective value, in history order, and ``n = len(E) >= 40``, the best
+    6. ``ConvergenceDetected`` (ours; SageMaker's detector is internal): with E the trials with a
+       finite first-objective value that counts (:meth:`Objective.score`), in history order, and
+       ``n = len(E) >= 40``, the best
        over all of E improves on the best over the first ``n - n // 2`` of them by less than 0.1% of
        the latter (relative; by nothing at all when it is 0). So at least 20 evaluations, half the
        run, found no meaningful improvement. Failures are no evidence of convergence and are ignored.
@@ -181,8 +193,9 @@ def _failed(objectives: Sequence[Objective], trial: Trial) -> bool:
 
 
 def succeeded(objectives: Sequence[Objective], trial: Trial) -> bool:
-    """Did the training job succeed: Completed, with a finite value of every objective?"""
-    return trial.status == "Completed" and _has_values(objectives, trial)
+    """Did the training job succeed: Completed, or stopped by early stopping, with a finite value of
+    every objective?"""
+    return (trial.status == "Completed" or trial.early_stopped) and _has_values(objectives, trial)
 
 
 def _failures(rules, objectives, objective, trials, elapsed) -> StopReason | None:

@@ -53,12 +53,17 @@ class AlgorithmMetricDefinitions:
         self.sagemaker = sagemaker
         self._algorithm: list[dict[str, str]] | None = None
 
-    def for_job(self, job_name: str) -> list[dict[str, str]]:
+    def for_job(self, job_name: str, description: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
+        """The definitions for ``job_name``; ``description`` is its DescribeTrainingJob answer when the
+        caller has it (else it is asked for, when the request's own definitions lack an objective)."""
         found = {n: r for n, r in self.request.metric_definitions}
         wanted = [o.metric for o in self.request.objectives]
         if all(m in found for m in wanted):
             return _as_list(found)
-        _merge(found, self._described(job_name))
+        if description is not None:
+            _merge(found, (description.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or [])
+        else:
+            _merge(found, self._described(job_name))
         if self.request.algorithm_name and not all(m in found for m in wanted):
             _merge(found, self._algorithm_definitions())
         algorithm = self.request.builtin_algorithm

@@ -83,6 +83,29 @@ def stream_events(client: Any, stream: str, *, page_size: int | None = None,
         kwargs["nextToken"] = token
 
 
+def new_events(client: Any, stream: str, token: str | None, *, page_size: int | None = None,
+               log_group: str = LOG_GROUP,
+               max_pages: int = 100) -> tuple[list[Mapping[str, Any]], str | None]:
+    """The events of one stream after ``token`` (a ``nextForwardToken`` from an earlier call; None: from
+    the stream's start), oldest first, and the token to read on from next time. CloudWatch Logs
+    answers the end of a stream with the token it was given; a stream with more than ``max_pages``
+    pages of new events is read on at the next call."""
+    kwargs: dict[str, Any] = {"logGroupName": log_group, "logStreamName": stream, "startFromHead": True}
+    if page_size:
+        kwargs["limit"] = page_size
+    if token:
+        kwargs["nextToken"] = token
+    events: list[Mapping[str, Any]] = []
+    for _ in range(max_pages):
+        page = client.get_log_events(**kwargs)
+        events.extend(page.get("events", ()))
+        following = page.get("nextForwardToken")
+        if not following or following == kwargs.get("nextToken"):
+            break
+        kwargs["nextToken"] = following
+    return events, kwargs.get("nextToken")
+
+
 def read_job_metrics(client: Any, job_name: str, definitions: Any, *, page_size: int | None = None,
                      stream_page_size: int | None = None, log_group: str = LOG_GROUP) -> LogMetrics:
     """The final value of every metric of ``definitions`` in the logs of training job ``job_name``.
@@ -128,4 +151,5 @@ def log_reader(client: Any, definitions: Any, **options: Any):  # -> training.Lo
     return read
 
 
-__all__ = ["LOG_GROUP", "LogMetrics", "job_streams", "log_reader", "read_job_metrics", "stream_events"]
+__all__ = ["LOG_GROUP", "LogMetrics", "job_streams", "log_reader", "new_events", "read_job_metrics",
+           "stream_events"]

@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from byohpo.early_stopping import EARLY_STOPPED
 from byohpo.errors import FieldError, ValidationError
 from byohpo.job_tags import RUN_TAG, job_tags
 from byohpo.metrics import final_metric_values, missing_metric_reason
@@ -526,6 +527,13 @@ def not_found(exc: Any) -> bool:
 LogReader = Callable[[str], tuple[dict[str, float], dict[str, str]]]
 
 
+def early_stop_reason(trial: TrialRecord) -> str | None:
+    """The verdict the Watch Lambda stored when early stopping stopped the trial's job
+    (``watch.verdict``, ``EarlyStopped: ...``; ``byohpo.aws.watch``), else None."""
+    verdict = (trial.watch or {}).get("verdict")
+    return verdict if isinstance(verdict, str) and verdict.startswith(EARLY_STOPPED) else None
+
+
 def record_outcome(store: Store, request: TuningRequest, trial: TrialRecord, outcome: JobOutcome, *,
                    read_logs: LogReader | None = None) -> TrialRecord:
     """Write a finished job's outcome to its trial; returns the trial as stored.
@@ -533,8 +541,12 @@ def record_outcome(store: Store, request: TuningRequest, trial: TrialRecord, out
     Metrics come from ``FinalMetricDataList``; when it lacks an objective, from the job's logs with the
     request's ``MetricDefinitions`` (``read_logs``), the list winning for the metrics it has. A
     completed job still without every objective stays ``Completed`` with the reason it has no value
-    (the stopping rules count it as failed). Conditional on the trial's attempt, so a late result of an
-    abandoned attempt cannot overwrite its rerun (``VersionConflictError``).
+    (the stopping rules count it as failed). A ``Stopped`` job that early stopping stopped (its trial
+    holds the Watch Lambda's verdict, :func:`early_stop_reason`) is recorded as such: its reason the
+    verdict, its values the last ones it reported, read the same way, and for the first objective, when
+    neither has it, the last value of its stored learning curve. A job stopped otherwise (``byohpo
+    stop``, Finalize, its time limit) holds no verdict. Conditional on the trial's attempt, so a late
+    result of an abandoned attempt cannot overwrite its rerun (``VersionConflictError``).
     """
     if not outcome.finished:
         raise ValueError(f"trial {trial.trial_id}: job status {outcome.status} is not a final one")
@@ -542,15 +554,21 @@ def record_outcome(store: Store, request: TuningRequest, trial: TrialRecord, out
     reason = outcome.failure_reason
     job_name = trial.job_name or outcome.job_name
     metrics = [o.metric for o in request.objectives]
-    if outcome.status == "Completed" and any(m not in values for m in metrics):
+    early = early_stop_reason(trial) if outcome.status == "Stopped" else None
+    if (outcome.status == "Completed" or early) and any(m not in values for m in metrics):
         nonfinite: dict[str, str] = {}
         if read_logs is not None and job_name:
             logged, nonfinite = read_logs(job_name)
             values = {**logged, **values}
+        last = trial.learning_curve().last
+        if early and metrics[0] not in values and last is not None:
+            values[metrics[0]] = last
         missing = [m for m in metrics if m not in values]
-        if missing:
+        if missing and not early:
             definitions = request.log_metric_definitions()
             reason = clip("; ".join(missing_metric_reason(m, definitions, nonfinite) for m in missing))
+    if early:
+        reason = clip(early)
     values = {k: float(v) for k, v in values.items() if math.isfinite(v)}
     return store.update_trial(
         trial.run, trial.trial_id, expected_attempt=trial.attempt, status=outcome.status,
@@ -684,6 +702,6 @@ def iso_timestamp(value: Any) -> str | None:
 __all__ = ["ALWAYS_PRESENT", "CAPACITY_ERRORS", "MAX_TRAINING_BYTES", "REQUIRED_BY_THE_MAP",
            "RETRY_LATER_ATTEMPTS", "RUN_TAG", "THROTTLING_ERRORS", "UNMODELLED_ERROR", "JobOutcome",
            "MapResult", "check_role", "check_training", "clip", "create_training_job_params", "describe",
-           "describe_job", "iso_timestamp", "not_found", "outcome_of_description",
+           "describe_job", "early_stop_reason", "iso_timestamp", "not_found", "outcome_of_description",
            "owned_by", "passable_roles", "reconcile", "record_outcome", "shape_limits",
            "shared_training_fields", "stop_job", "tuned_hyperparameters"]

@@ -72,7 +72,9 @@ def _generation(ctx: RunContext, request: TuningRequest, generation: int,
         "stop": None,
         "jobs": {"training": training.shared_training_fields(request, stack=aws.stack_name()),
                  "trials": [{"trial_id": t.trial_id, "job_name": t.job_name,
-                             "hyperparameters": training.tuned_hyperparameters(request, t)} for t in trials]},
+                             "hyperparameters": training.tuned_hyperparameters(request, t)} for t in trials],
+                 # Early stopping: each Map iteration watches its job (state_machine.training).
+                 "watch": {"run": ctx.name} if request.early_stopping else None},
         "max_parallel": request.max_parallel,
         "causes_kept": 0,
     }

@@ -16,7 +16,7 @@ from byohpo.aws.algorithm_metrics import metric_log_reader
 from byohpo.aws.results import read_json
 from byohpo.errors import ValidationError
 from byohpo.handlers import RunContext, event_budget, run_request
-from byohpo.request import TuningRequest, parse_request
+from byohpo.request import CONFIG, TuningRequest, parse_request
 from byohpo.store.base import ItemTooLargeError, RunClaimedError, RunNotFoundError, Store
 from byohpo.store.records import RunRecord
 from byohpo.tuning import new_run_token, open_run
@@ -43,10 +43,11 @@ def start(event: Mapping[str, Any], *, store: Store, clients: aws.Clients) -> di
     role = event.get("training_role")
     if role is not None and (not isinstance(role, str) or not role):
         raise ValidationError("must be the role ARN the state machine gives every job", "training_role")
+    watching = isinstance(event.get("early_stopping"), Mapping)
     if isinstance(given, Mapping) and "ContinueRun" in given:
         run, request = _continuation(store, given, execution)
     else:
-        run, request = _new(store, clients, given, execution, role)
+        run, request = _new(store, clients, given, execution, role, watching)
     if not run.finished:
         previous = run.owner
         run = _claim(store, clients, run, execution, given)
@@ -57,8 +58,8 @@ def start(event: Mapping[str, Any], *, store: Store, clients: aws.Clients) -> di
     return {"run": ctx.to_dict()}
 
 
-def _new(store: Store, clients: aws.Clients, given: Any, execution: str,
-         role: str | None) -> tuple[RunRecord, TuningRequest]:
+def _new(store: Store, clients: aws.Clients, given: Any, execution: str, role: str | None,
+         watching: bool) -> tuple[RunRecord, TuningRequest]:
     """Everything that can refuse the request is checked before the first write."""
     if isinstance(given, Mapping) and "RequestS3Uri" in given:
         suffix = given.get("RunNameSuffix")
@@ -69,6 +70,12 @@ def _new(store: Store, clients: aws.Clients, given: Any, execution: str,
         if suffix is not None:
             given = with_run_name_suffix(given, suffix)
     request = parse_request(given)
+    if request.early_stopping and not watching:
+        raise ValidationError(
+            '"Auto" needs a state machine whose Map watches each training job, and this one does not: '
+            "its Map is INLINE (every look at a job would go into the execution's own history) or it was "
+            "built without the Watch Lambda. Deploy the stack's Distributed Map, or set Off",
+            f"{CONFIG}.TrainingJobEarlyStoppingType")
     training.check_training(request, stack=aws.stack_name(), role=role)
     training.check_role(request, training.passable_roles(os.environ.get("BYOHPO_PASSABLE_ROLES")), role)
     imported = []

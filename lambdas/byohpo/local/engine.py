@@ -1,6 +1,14 @@
 """The local engine: the tuning loop of ``byohpo.tuning`` driven in one process, with trials run as
 local training processes and the run kept in a store (SQLite by default).
 
+Every trial's learning curve (the first objective's values, one per epoch, as its log prints them) is
+recorded as the log is read and stored with the trial. With ``TrainingJobEarlyStoppingType: "Auto"``
+each new epoch of a running trial is judged by SageMaker's median rule
+(``byohpo.early_stopping.check_early_stopping``) against the curves of the run's trials that have
+finished, as the store holds them; a trial it condemns is stopped like one at its time limit (SIGTERM,
+then SIGKILL after the grace period) and recorded ``Stopped``, its reason ``EarlyStopped: ...``, with
+the last values it printed.
+
 Nothing the engine knows lives only in memory: before a trial starts it is ``InProgress`` in the
 store, and its result is written the moment it ends. Killed at any point (SIGKILL included), the next
 ``byohpo run`` of the same request finds the completed trials, reruns the ones that were in flight
@@ -18,8 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from byohpo.early_stopping import (
+    EARLIER_STATUSES,
+    Curve,
+    CurveRecorder,
+    EarlyStopped,
+    Verdict,
+    check_early_stopping,
+)
 from byohpo.errors import ByohpoError
-from byohpo.jobs.local import LocalTrainingJob
+from byohpo.jobs.local import LocalJobResult, LocalTrainingJob
 from byohpo.local.progress import Reporter
 from byohpo.local.state import holder_is_dead, local_owner
 from byohpo.request import TuningRequest, check_channels, check_local
@@ -81,6 +97,12 @@ class LocalEngine:
         stopping = request.training.get("StoppingCondition") or {}
         self.trial_max_runtime: int | None = stopping.get("MaxRuntimeInSeconds")
         self.metric_definitions = request.log_metric_definitions()
+        self.objective = request.objectives[0]
+        self.early_stopping = request.early_stopping
+        # The learning curves of the run's finished trials, by trial id, as the store holds them: what
+        # the early-stopping rule compares a running trial with. Read at each generation's start and
+        # added to as trials finish.
+        self._finished_curves: dict[str, Curve] = {}
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> RunRecord:
@@ -147,6 +169,9 @@ class LocalEngine:
         """Run ``todo`` with at most MaxParallelTrainingJobs processes; returns when all have ended.
         The run's MaxRuntimeInSeconds stops what is in flight and skips what has not started."""
         limit = self.request.stopping.max_runtime_seconds
+        with self._lock:
+            self._finished_curves = {t.trial_id: t.learning_curve() for t in self.store.get_trials(run.name)
+                                     if t.status in EARLIER_STATUSES and t.curve}
         with ThreadPoolExecutor(max_workers=self.request.max_parallel,
                                 thread_name_prefix="byohpo-trial") as pool:
             futures: set[Future[Any]] = {pool.submit(self._run_trial, run, t) for t in todo}
@@ -170,6 +195,7 @@ class LocalEngine:
         attempt = trial.attempt + (1 if trial.status == "InProgress" else 0)
         job_name = training_job_name(run.name, trial.generation, trial.index, attempt)
         trial_dir = self.runs_dir / run.name / trial.trial_id / f"attempt-{attempt}"
+        watcher = _Watcher(self, trial)
         try:
             job = LocalTrainingJob(
                 self.entry_point, trial.hyperparameters, trial_dir,
@@ -177,7 +203,8 @@ class LocalEngine:
                 metric_definitions=self.metric_definitions, max_runtime_seconds=self.trial_max_runtime,
                 env={"TRAINING_JOB_NAME": job_name},
                 required_metrics=[o.metric for o in self.request.objectives], job_name=job_name,
-                kill_grace_seconds=self.kill_grace_seconds)
+                on_metric=watcher.on_metric, kill_grace_seconds=self.kill_grace_seconds)
+            watcher.job = job
         except (OSError, ValueError, TypeError) as exc:  # the entry point went away since the start
             self._cannot_start(run, trial, attempt, job_name, exc)
             return
@@ -211,9 +238,17 @@ class LocalEngine:
                 self._jobs.pop(trial.trial_id, None)
         if self._interrupted.is_set() and result.status == "Stopped":
             return  # interrupted, not judged: it stays InProgress and reruns on resume
+        status, values, reason = result.status, _finite(result.values) or None, result.failure_reason
+        stopped_early = watcher.outcome(result)
+        if stopped_early is not None:
+            values, reason = stopped_early.values, stopped_early.reason
+        curve = watcher.recorder.curve
         trial = self.store.update_trial(
-            run.name, trial.trial_id, expected_attempt=attempt, status=result.status,
-            values=_finite(result.values) or None, failure_reason=result.failure_reason, ended_at=utc_now())
+            run.name, trial.trial_id, expected_attempt=attempt, status=status, values=values,
+            failure_reason=reason, ended_at=utc_now(), curve=curve.to_dict() if curve.points else None)
+        if trial.status in EARLIER_STATUSES and trial.curve:
+            with self._lock:
+                self._finished_curves[trial.trial_id] = trial.learning_curve()
         self.reporter.trial_finished(trial)
 
     def _cannot_start(self, run: RunRecord, trial: TrialRecord, attempt: int, job_name: str,
@@ -257,6 +292,40 @@ class LocalEngine:
 
         previous = signal.signal(signal.SIGTERM, interrupt)
         return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+class _Watcher:
+    """One trial's learning curve, recorded from its log as the job prints it, and the early-stopping
+    rule asked after each new epoch (``TrainingJobEarlyStoppingType: "Auto"`` only). Its
+    :meth:`on_metric` runs on the thread reading the job's output."""
+
+    def __init__(self, engine: LocalEngine, trial: TrialRecord) -> None:
+        self.engine = engine
+        self.trial_id = trial.trial_id
+        self.recorder = CurveRecorder(engine.objective.metric)
+        self.job: LocalTrainingJob | None = None
+        self.verdict: Verdict | None = None
+
+    def on_metric(self, name: str, value: float) -> None:
+        self.recorder.on_metric(name, value)
+        engine = self.engine
+        if not engine.early_stopping or self.verdict is not None or name != engine.objective.metric:
+            return
+        with engine._lock:
+            earlier = [c for tid, c in engine._finished_curves.items() if tid != self.trial_id]
+        verdict = check_early_stopping(self.recorder.curve, earlier, engine.objective)
+        if verdict.stop and self.job is not None:
+            self.verdict = verdict
+            engine.reporter.trial_stopping_early(self.trial_id, self.job.job_name, verdict)
+            self.job.stop(verdict.reason)
+
+    def outcome(self, result: LocalJobResult) -> EarlyStopped | None:
+        """How the trial is recorded when the rule stopped it: None when it ended otherwise (it
+        completed before the stop took effect, failed, or was stopped for another reason first)."""
+        verdict = self.verdict
+        if verdict is None or result.status != "Stopped" or result.failure_reason != verdict.reason:
+            return None
+        return EarlyStopped.of(verdict, result.values)
 
 
 def _out_of_time(limit: int) -> str:

@@ -9,7 +9,6 @@ budget at the pace of this session (a stopping rule may end the run sooner; the 
 
 from __future__ import annotations
 
-import math
 import shlex
 import sys
 import threading
@@ -18,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from byohpo.early_stopping import Verdict
 from byohpo.reasons import headline
 from byohpo.request import TuningRequest
 from byohpo.store.records import RunRecord, TrialRecord
@@ -29,6 +29,8 @@ class Reporter:
     def start(self, run: RunRecord, request: TuningRequest, trials: Sequence[TrialRecord]) -> None: ...
     def generation(self, generation: int, trials: Sequence[TrialRecord]) -> None: ...
     def trial_started(self, trial: TrialRecord) -> None: ...
+    def trial_stopping_early(self, trial_id: str, job_name: str | None, verdict: Verdict) -> None:
+        """The early-stopping rule condemned a running trial; it is being stopped (SIGTERM)."""
     def trial_finished(self, trial: TrialRecord) -> None: ...
     def finished(self, run: RunRecord, trials: Sequence[TrialRecord]) -> None: ...
     def already_finished(self, run: RunRecord) -> None: ...
@@ -105,10 +107,10 @@ class ConsoleReporter(Reporter):
         return f"best {self._objective.metric}: {self._best:.6g} ({self._best_job})"
 
     def _consider(self, trial: TrialRecord) -> None:
-        value = (trial.values or {}).get(self._objective.metric)
-        if trial.status == "Completed" and value is not None and math.isfinite(value) and (
-                self._best is None or self._objective.better(value, self._best)):
-            self._best, self._best_job = value, trial.job_name
+        # A completed trial's value, or an early-stopped one's last value: what the run ranks by.
+        score = self._objective.score(trial.to_trial()) if trial.finished else None
+        if score is not None and (self._best is None or score > self._objective.sign * self._best):
+            self._best, self._best_job = self._objective.sign * score, trial.job_name
 
     def _eta(self) -> str | None:
         """The time left to spend the budget at this session's pace, or None before it has one."""
@@ -214,6 +216,10 @@ class ConsoleReporter(Reporter):
             self._running.add(trial.trial_id)
             self._refresh()
 
+    def trial_stopping_early(self, trial_id: str, job_name: str | None, verdict: Verdict) -> None:
+        with self._lock:
+            self._print(f"  stopping {job_name or trial_id} early: {verdict.message}")
+
     def trial_finished(self, trial: TrialRecord) -> None:
         with self._lock:
             self._done += 1
@@ -222,7 +228,11 @@ class ConsoleReporter(Reporter):
                 self._session_start = self._clock()
             self._running.discard(trial.trial_id)
             self._consider(trial)
-            if trial.status == "Completed" and trial.values:
+            if trial.early_stopped:
+                epochs = trial.learning_curve().epochs
+                kept = " ".join(f"{k}={v:.6g}" for k, v in (trial.values or {}).items()) or "no value"
+                outcome = f"stopped early after {epochs} epoch{'s' * (epochs != 1)}: {kept}"
+            elif trial.status == "Completed" and trial.values:
                 outcome = " ".join(f"{k}={v:.6g}" for k, v in trial.values.items())
             elif trial.status == "Completed":
                 outcome = "Completed without metrics"
@@ -238,6 +248,11 @@ class ConsoleReporter(Reporter):
         with self._lock:
             self._stop_display()
             self._print(f"run {run.name} {run.status}: {run.reason}")
+            stopped = [t for t in trials if t.early_stopped]
+            if stopped:
+                epochs = sum(t.learning_curve().epochs for t in trials if t.finished)
+                self._print(f"early stopping stopped {len(stopped)} of {jobs(len(trials))}; "
+                            f"{epochs} epochs run in all")
             if self._best is not None:
                 self._print(self._best_text())
 

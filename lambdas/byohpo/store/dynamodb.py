@@ -85,7 +85,7 @@ _RUN_FIELDS = {"name": "S", "request": "json", "fingerprint": "S", "status": "S"
 _TRIAL_FIELDS = {"run": "S", "trial_id": "S", "generation": "N", "index": "N", "params": "json",
                  "meta": "json", "hyperparameters": "json", "status": "S", "attempt": "N", "job_name": "S",
                  "values": "json", "failure_reason": "S", "started_at": "S", "ended_at": "S",
-                 "log_path": "S"}
+                 "log_path": "S", "curve": "json", "watch": "json"}
 
 
 def table_definition(table_name: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from byohpo.early_stopping import Curve, is_early_stopped
 from byohpo.trials import Trial
 
 RunStatus = Literal["InProgress", "Completed", "Stopped", "Failed"]
@@ -27,7 +28,8 @@ FINISHED_TRIAL_STATUSES: tuple[str, ...] = ("Completed", "Failed", "Stopped")
 #: What ``update_trial`` may change. The proposal itself (ids, params, meta, hyperparameters) is fixed
 #: once written: it is the history the strategy replays.
 TRIAL_MUTABLE_FIELDS: tuple[str, ...] = (
-    "status", "values", "failure_reason", "started_at", "ended_at", "attempt", "job_name", "log_path")
+    "status", "values", "failure_reason", "started_at", "ended_at", "attempt", "job_name", "log_path",
+    "curve", "watch")
 
 
 def utc_now() -> str:
@@ -156,6 +158,13 @@ class TrialRecord:
         started_at: ISO-8601 UTC, when the current attempt started.
         ended_at: ISO-8601 UTC, when it finished.
         log_path: the local engine's log file of the current attempt.
+        curve: the first objective's values by epoch, as read from the job's log
+            (``byohpo.early_stopping.Curve.to_dict()``: at most 500 points, about 25 KB); None until
+            read. The local engine keeps every trial's; on AWS, the trials a run with
+            ``TrainingJobEarlyStoppingType: "Auto"`` watches have one.
+        watch: on AWS, what the Watch Lambda keeps while it watches the job (where it has read the
+            log to, the early-stopping verdict that stopped the job, whether the job has ended; see
+            ``byohpo.aws.watch``); None elsewhere.
     """
 
     run: str
@@ -173,6 +182,8 @@ class TrialRecord:
     started_at: str | None = None
     ended_at: str | None = None
     log_path: str | None = None
+    curve: dict[str, Any] | None = None
+    watch: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         _check_str("run", self.run, optional=False)
@@ -193,6 +204,11 @@ class TrialRecord:
         for name in ("job_name", "failure_reason", "started_at", "ended_at", "log_path"):
             if not isinstance(getattr(self, name), str | None):
                 raise ValueError(f"{name} must be a string or None, not {getattr(self, name)!r}")
+        for name in ("curve", "watch"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), Mapping):
+                raise ValueError(f"{name} must be a dict or None, not {getattr(self, name)!r}")
+        if self.curve is not None:
+            Curve.from_dict(self.curve)  # ValueError, saying what is wrong, for a malformed curve
         if self.values is not None:
             try:
                 # Ints become floats so that every store hands back the same record.
@@ -214,12 +230,22 @@ class TrialRecord:
     def replace(self, **changes: Any) -> TrialRecord:
         return replace(self, **changes)
 
+    @property
+    def early_stopped(self) -> bool:
+        """Did early stopping stop this trial (``Stopped`` with an ``EarlyStopped: ...`` reason)?"""
+        return is_early_stopped(self.status, self.failure_reason)
+
+    def learning_curve(self) -> Curve:
+        """The stored :attr:`curve` as a :class:`~byohpo.early_stopping.Curve` (empty when none)."""
+        return Curve.from_dict(self.curve)
+
     def to_trial(self) -> Trial:
         """The :class:`byohpo.Trial` strategies and stopping rules read; finished trials only."""
         if not self.finished:
             raise ValueError(f"trial {self.trial_id} is {self.status}, not finished")
         values = None if self.values is None else dict(self.values)
-        return Trial(copy.deepcopy(self.params), copy.deepcopy(self.meta), self.status, values)  # type: ignore[arg-type]
+        return Trial(copy.deepcopy(self.params), copy.deepcopy(self.meta), self.status, values,  # type: ignore[arg-type]
+                     early_stopped=self.early_stopped)
 
     def proposal(self) -> dict[str, Any]:
         """The fields fixed at proposal time; a retried ``put_generation`` must match them exactly."""

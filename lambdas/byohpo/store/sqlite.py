@@ -38,7 +38,7 @@ from byohpo.store.base import (
 )
 from byohpo.store.records import RunRecord, TrialRecord, utc_now
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     name TEXT PRIMARY KEY,
@@ -69,6 +69,8 @@ CREATE TABLE IF NOT EXISTS trials (
     started_at TEXT,
     ended_at TEXT,
     log_path TEXT,
+    curve TEXT,                     -- JSON or NULL
+    watch TEXT,                     -- JSON or NULL
     PRIMARY KEY (run, trial_id),
     UNIQUE (run, generation, idx)
 );
@@ -76,11 +78,15 @@ CREATE TABLE IF NOT EXISTS trials (
 _RUN_COLUMNS = ("name", "request", "fingerprint", "status", "reason", "stop_code", "version", "owner",
                 "created_at", "updated_at", "token")
 #: Changes from one schema version to the next, applied in order to an older file.
-_UPGRADES = {1: "ALTER TABLE runs ADD COLUMN token TEXT NOT NULL DEFAULT ''"}
+_UPGRADES: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE runs ADD COLUMN token TEXT NOT NULL DEFAULT ''",),
+    2: ("ALTER TABLE trials ADD COLUMN curve TEXT", "ALTER TABLE trials ADD COLUMN watch TEXT"),
+}
 _TRIAL_COLUMNS = ("run", "trial_id", "generation", "idx", "params", "meta", "hyperparameters", "status",
-                  "attempt", "job_name", "values", "failure_reason", "started_at", "ended_at", "log_path")
+                  "attempt", "job_name", "values", "failure_reason", "started_at", "ended_at", "log_path",
+                  "curve", "watch")
 _RUN_JSON = ("request",)
-_TRIAL_JSON = ("params", "meta", "hyperparameters", "values")
+_TRIAL_JSON = ("params", "meta", "hyperparameters", "values", "curve", "watch")
 
 
 class StoreFileError(StoreError, RuntimeError):
@@ -199,7 +205,8 @@ class SQLiteStore(Store):
                         db.execute(statement)
             else:
                 for version in range(found, SCHEMA_VERSION):
-                    db.execute(_UPGRADES[version])
+                    for statement in _UPGRADES[version]:
+                        db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def __repr__(self) -> str:
