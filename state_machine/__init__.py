@@ -15,7 +15,11 @@ Permissions the definition needs (its role), besides ``lambda:InvokeFunction`` o
   policy naming the machine's own ARN attribute is a dependency cycle. CDK grants this to a
   Distributed Map only when it builds the state itself, not for a definition given as a string;
 * :data:`CHILD_EXECUTION_ACTIONS` on ``arn:aws:states:<region>:<account>:execution:<name>/`` +
-  :data:`MAP_LABEL` + ``:*`` (the Distributed Map's child executions, ``map_mode="DISTRIBUTED"``).
+  :data:`MAP_LABEL` + ``:*`` (the Distributed Map's child executions, ``map_mode="DISTRIBUTED"``);
+* for SageMaker's own tuner (``amt-*`` runs, ``createHyperParameterTuningJob.sync``):
+  :data:`TUNING_ACTIONS` on ``arn:aws:sagemaker:<region>:<account>:hyper-parameter-tuning-job/*``, the
+  same ``iam:PassRole`` (SageMaker's tuner passes the role to the training jobs it creates), and
+  :data:`EVENTS_ACTIONS` on the rule :data:`TUNING_EVENTS_RULE`.
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ TRAINING_ACTIONS = ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJo
 EVENTS_ACTIONS = ("events:PutTargets", "events:PutRule", "events:DescribeRule")
 EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 PASS_ROLE_CONDITION = {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+#: ``createHyperParameterTuningJob.sync``: the actions of Step Functions' policy for it (IAM policies
+#: for SageMaker, https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html, and the
+#: "Tune a machine learning model" sample project's), and AddTags for a create with Tags.
+TUNING_ACTIONS = ("sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob",
+                  "sagemaker:StopHyperParameterTuningJob", "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+                  "sagemaker:AddTags", "sagemaker:ListTags")
+TUNING_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTuningJobsRule"
 SELF_ACTIONS = ("states:StartExecution",)
 CHILD_EXECUTION_ACTIONS = ("states:DescribeExecution", "states:StopExecution", "states:RedriveExecution")
 
@@ -51,5 +62,6 @@ __all__ = [
     "EVENTS_RULE", "EVENT_COSTS", "LAMBDA_ERRORS", "MAP_LABEL", "MAP_MODES", "OPTIONAL_TRAINING_FIELDS",
     "PASS_ROLE_CONDITION", "PER_TRIAL_FIELDS", "RUN_CLAIMED_ERROR", "SELF_ACTIONS",
     "SUPPORTED_TRAINING_FIELDS", "THROTTLING_ERRORS", "TRAINING_ACTIONS", "TRAINING_ROLE_PATH",
+    "TUNING_ACTIONS", "TUNING_EVENTS_RULE",
     "build_definition",
 ]
