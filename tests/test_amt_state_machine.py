@@ -1,0 +1,288 @@
+"""SageMaker's own tuner (``amt-*``) through the state machine the CDK stack synthesizes, executed by
+moto's interpreter (``sfn_harness``), the tuning job and its training jobs played by
+``amt_emulator.TuningEmulator``: the branch at ``Which tuner?``, the tuning job created as the request
+says, its training jobs imported as the run's trials, and the run ending as the tuning job did."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from amt_emulator import TrainingFate, TuningEmulator, TuningEnd
+from aws_fixtures import OBJECTIVE, accuracy, digits_request
+from sfn_harness import ENVIRONMENT, Loop, byohpo_loop, function_name
+
+from byohpo import aws
+from byohpo.aws import amt
+from byohpo.leaderboard import Leaderboard, request_info
+from byohpo.request import parse_request
+
+RUN_NAME_TAKEN = "digits-amt-taken"
+
+
+def amt_request(name: str, strategy: str = "amt-bayesian", jobs: int = 6, parallel: int = 2,
+                **config: Any) -> dict[str, Any]:
+    """The digits request as an AMT user writes it: SageMaker's RandomSeed, no byohpo StrategyConfig,
+    AMT's completion criteria only."""
+    raw = digits_request(name, Strategy=strategy, RandomSeed=7,
+                         ResourceLimits={"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": parallel},
+                         TuningJobCompletionCriteria={}, **config)
+    if "StrategyConfig" not in config:
+        del raw["HyperParameterTuningJobConfig"]["StrategyConfig"]
+    return raw
+
+
+def known_accuracy(tuned: Mapping[str, str]) -> TrainingFate:
+    return TrainingFate(metrics={OBJECTIVE: accuracy(tuned), "train:seconds": 12.5})
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[Loop]:
+    """byohpo's handlers on moto, and a state machine of the definition exactly as ``infra/`` deploys it
+    (DefinitionString and DefinitionSubstitutions), each Lambda placeholder routed to its handler."""
+    stack_fixture = pytest.importorskip("stack_fixture", reason="aws-cdk-lib (and node) to synthesize")
+    definition = stack_fixture.state_machine_definition()
+    template = stack_fixture.synthesized().template
+    with byohpo_loop({}) as running:
+        values = {}
+        for placeholder, value in definition.substitutions.items():
+            values[placeholder] = (running.harness.function_arn(function_name(placeholder.removesuffix("FunctionArn")))
+                                   if placeholder in definition.handlers
+                                   else stack_fixture.resolve(value, template))
+        running.machines["synthesized"] = running.harness.create_state_machine(
+            definition.text, values, name="byohpo-synthesized")
+        yield running
+
+
+def store() -> Any:
+    return aws.clients().store
+
+
+def sagemaker() -> Any:
+    return aws.clients().sagemaker
+
+
+def s3_json(key: str) -> Any:
+    return json.loads(aws.clients().s3.get_object(Bucket=ENVIRONMENT["BYOHPO_BUCKET"], Key=key)["Body"].read())
+
+
+def invocations(loop: Loop, function: str) -> list[Any]:
+    return [i for i in loop.harness.invocations if i.function == function_name(function)]
+
+
+# -- a run -------------------------------------------------------------------------------------------
+
+def test_an_amt_run_creates_one_tuning_job_and_imports_its_training_jobs(loop: Loop) -> None:
+    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy, polls=1))
+    raw = amt_request("digits-amt", jobs=6, parallel=2)
+    (execution,) = loop.run(raw)
+    assert execution["status"] == "SUCCEEDED", execution
+    run = store().get_run("digits-amt")
+    name = amt.tuning_job_name("digits-amt", run.token)
+    assert len(name) <= 32 and name.startswith("digits-amt-") and name != "digits-amt"
+
+    # The tuning job: the request as written, AMT's strategy, byohpo's tags; no training job of byohpo's.
+    assert tuning.create_calls == [(name, None)]
+    assert [i.function for i in loop.harness.invocations] == [
+        "byohpo-start", "byohpo-import", "byohpo-finalize"]  # no Propose, no Evaluate
+    desc = sagemaker().describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    config = desc["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Bayesian" and config["RandomSeed"] == 7 and "StrategyConfig" not in config
+    assert config["ParameterRanges"] == raw["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": OBJECTIVE}
+    assert "Local" not in desc["TrainingJobDefinition"]
+    assert desc["TrainingJobDefinition"]["RoleArn"] == raw["TrainingJobDefinition"]["RoleArn"]
+
+    # Its training jobs are the run's trials, in the order SageMaker created them.
+    trials = store().get_trials("digits-amt")
+    jobs = amt.list_training_jobs(sagemaker(), name)
+    assert [t.job_name for t in trials] == [j["TrainingJobName"] for j in jobs] and len(trials) == 6
+    assert [t.trial_id for t in trials] == [f"g0000-t{i:04d}" for i in range(6)]
+    for trial, job in zip(trials, jobs, strict=True):
+        tuned = job["TunedHyperParameters"]
+        described = sagemaker().describe_training_job(TrainingJobName=trial.job_name)
+        assert trial.status == "Completed" and trial.failure_reason is None
+        assert trial.params == {"learning_rate": float(tuned["learning_rate"]),
+                                "num_epoch": int(tuned["num_epoch"]), "activation": tuned["activation"]}
+        assert trial.values == {OBJECTIVE: accuracy(tuned), "train:seconds": 12.5}
+        assert trial.hyperparameters == described["HyperParameters"]
+        assert trial.started_at and trial.ended_at and trial.started_at <= trial.ended_at
+        assert trial.meta == {"amt": {"tuning_job": name}}
+        # SageMaker copied the tuning job's tags, byohpo's among them, to the training job
+        tags = sagemaker().list_tags(ResourceArn=described["TrainingJobArn"])["Tags"]
+        assert {"Key": "byohpo:stack", "Value": ENVIRONMENT["BYOHPO_STACK"]} in tags
+        assert {"Key": "byohpo:run", "Value": "digits-amt"} in tags
+
+    # The run ends as a byohpo run does: its stop reason, leaderboard and summary.
+    assert (run.status, run.stop_code) == ("Completed", "MaxNumberOfTrainingJobs")
+    assert name in run.reason and "MaxNumberOfTrainingJobs=6" in run.reason
+    best = max(trials, key=lambda t: t.values[OBJECTIVE])
+    out = json.loads(execution["output"])
+    assert out["best"]["trial_id"] == best.trial_id and out["stop_code"] == "MaxNumberOfTrainingJobs"
+    summary = s3_json("runs/digits-amt/summary.json")
+    assert summary["best"]["trial_id"] == best.trial_id
+    info = request_info(run.request)
+    assert info.strategy == "amt-bayesian"
+    board = Leaderboard.from_trials(trials, info.objectives, info.param_names)
+    assert board.rows[0].trial_id == best.trial_id
+    assert desc["BestTrainingJob"]["TrainingJobName"] == best.job_name  # SageMaker's best is ours
+
+
+def test_failed_and_stopped_training_jobs_keep_their_reasons_and_values(loop: Loop) -> None:
+    """Hyperband stops weak jobs early: they stay Stopped with their last value; a job stopped at its
+    time limit reads MaxRuntimeExceeded; a failed one keeps SageMaker's FailureReason."""
+    def fate(tuned: Mapping[str, str]) -> TrainingFate:
+        value = accuracy(tuned)
+        epochs = int(tuned["num_epoch"])
+        if epochs < 20:
+            return TrainingFate("Failed", failure_reason="AlgorithmError: ExecuteUserScriptError: CUDA out of "
+                                                         "memory")
+        if epochs > 40:
+            return TrainingFate("Stopped", metrics={OBJECTIVE: value}, secondary_status="MaxRuntimeExceeded")
+        if value < 0.93:
+            return TrainingFate("Stopped", metrics={OBJECTIVE: value})  # stopped by Hyperband
+        return TrainingFate(metrics={OBJECTIVE: value})
+
+    loop.fresh_tuning(TuningEmulator(fate))
+    raw = amt_request("digits-hyperband", "amt-hyperband", jobs=12, parallel=4,
+                      StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 50}})
+    (execution,) = loop.run(raw)
+    assert execution["status"] == "SUCCEEDED", execution
+    trials = store().get_trials("digits-hyperband")
+    assert len(trials) == 12
+    by_status = {s: [t for t in trials if t.status == s] for s in ("Completed", "Failed", "Stopped")}
+    assert all(by_status.values()), {s: len(v) for s, v in by_status.items()}
+    for trial in trials:
+        epochs = int(trial.hyperparameters["num_epoch"])
+        if epochs < 20:
+            assert trial.status == "Failed" and trial.values is None
+            assert trial.failure_reason == "AlgorithmError: ExecuteUserScriptError: CUDA out of memory"
+        elif epochs > 40:
+            assert trial.status == "Stopped" and trial.failure_reason.startswith("MaxRuntimeExceeded")
+            assert trial.values == {OBJECTIVE: accuracy(trial.hyperparameters)}
+        elif trial.status == "Stopped":
+            assert trial.failure_reason.startswith("EarlyStopped: ") and "Hyperband" in trial.failure_reason
+            assert trial.values == {OBJECTIVE: accuracy(trial.hyperparameters)}
+    sent = sagemaker().describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=amt.run_tuning_job(store().get_run("digits-hyperband")))
+    assert sent["HyperParameterTuningJobConfig"]["StrategyConfig"] == {
+        "HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 50}}
+    assert store().get_run("digits-hyperband").status == "Completed"
+
+
+def test_an_import_that_is_retried_records_nothing_twice(loop: Loop) -> None:
+    """Import ran and wrote every trial, but Step Functions never got its answer (a Lambda service
+    error): the retried Import finds the trials written and answers the same."""
+    loop.fresh_tuning(TuningEmulator(known_accuracy))
+    loop.harness.lose_results(function_name("Import"), "ServiceException")
+    (execution,) = loop.run(amt_request("digits-amt-retried", jobs=5, parallel=5))
+    assert execution["status"] == "SUCCEEDED", execution
+    first, second = invocations(loop, "Import")
+    assert first.error == "Lambda.ServiceException" and second.error is None
+    assert first.result["stop"] == second.result["stop"]
+    trials = store().get_trials("digits-amt-retried")
+    assert len(trials) == 5 and len({t.job_name for t in trials}) == 5
+    assert store().get_run("digits-amt-retried").version == 1  # one generation written, once
+    assert loop.harness.retry_sleeps  # Step Functions' Retry on Lambda.ServiceException did it
+
+
+def test_a_tuning_job_that_fails_fails_the_run_with_its_reason_and_keeps_its_jobs(loop: Loop) -> None:
+    reason = "ClientError: Unable to download data from s3://example-ml-data/digits/train/"
+    loop.fresh_tuning(TuningEmulator(known_accuracy, end=TuningEnd(after=3, failure_reason=reason)))
+    (execution,) = loop.run(amt_request("digits-amt-fails", jobs=8, parallel=3))
+    assert execution["status"] == "FAILED" and execution["error"] == "RunFailed", execution
+    assert reason in execution["cause"] and "TuningJobFailed" in execution["cause"]
+    run = store().get_run("digits-amt-fails")
+    assert run.status == "Failed" and reason in run.reason and amt.run_tuning_job(run) in run.reason
+    assert run.stop_code == "Error"
+    trials = store().get_trials("digits-amt-fails")
+    assert len(trials) == 3 and all(t.status == "Completed" for t in trials)
+    assert s3_json("runs/digits-amt-fails/summary.json")["best"] is not None
+    # Import after the .sync task failed: it read the tuning job, not the task's Cause
+    (imported,) = invocations(loop, "Import")
+    assert imported.event["error"]["Error"] == "States.TaskFailed"
+
+
+def test_a_tuning_job_stopped_by_hand_ends_the_run_stopped(loop: Loop) -> None:
+    """Someone stops the tuning job (the console, the CLI of AWS): its running training jobs stop, the
+    .sync task fails, and Import ends the run Stopped with what ran."""
+    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy, polls=3))
+    arn = loop.harness.start(loop.machines["synthesized"], amt_request("digits-amt-stopped", jobs=20,
+                                                                       parallel=2), "digits-amt-stopped-1")
+    deadline = time.monotonic() + 60
+    while not any(len(t.jobs) >= 4 for t in tuning.tunings.values()):  # two waves ran: stop it now
+        assert time.monotonic() < deadline, "the tuning job launched no second wave"
+        time.sleep(0.005)
+    (name,) = tuning.tunings
+    sagemaker().stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    (execution,) = loop.harness.follow(arn)
+    assert execution["status"] == "SUCCEEDED", execution
+    run = store().get_run("digits-amt-stopped")
+    assert (run.status, run.stop_code) == ("Stopped", "StoppedByUser")
+    trials = store().get_trials("digits-amt-stopped")
+    assert 4 <= len(trials) < 20 and all(t.finished for t in trials)
+    (imported,) = invocations(loop, "Import")
+    assert imported.event["error"]["Error"] == "States.TaskFailed"  # .sync fails on a stopped tuning job
+
+
+def test_import_reads_every_page_of_a_large_tuning_job(loop: Loop) -> None:
+    """More training jobs than one ListTrainingJobsForHyperParameterTuningJob page holds (100)."""
+    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy))
+    (execution,) = loop.run(amt_request("digits-amt-large", "amt-random", jobs=130, parallel=65))
+    assert execution["status"] == "SUCCEEDED", execution
+    trials = store().get_trials("digits-amt-large")
+    assert len(trials) == 130 and len({t.job_name for t in trials}) == 130
+    pages = [c for c in tuning.list_calls if c["HyperParameterTuningJobName"] == amt.run_tuning_job(
+        store().get_run("digits-amt-large"))]
+    assert len(pages) == 2 and pages[0]["NextToken"] is None and pages[1]["NextToken"]
+    assert all(c["MaxResults"] == 100 for c in pages)
+    assert store().get_run("digits-amt-large").stop_code == "MaxNumberOfTrainingJobs"
+
+
+def test_a_request_named_after_an_amt_job_of_its_author_runs_under_the_runs_own_name(loop: Loop) -> None:
+    """The user ran this very request on AMT before: its tuning job has the request's name. The run's
+    tuning job is named after the run and its token, so it is created all the same."""
+    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy))
+    raw = amt_request(RUN_NAME_TAKEN, jobs=2, parallel=2)
+    theirs = amt.tuning_job_params(parse_request(raw), name=RUN_NAME_TAKEN)
+    tuning.create(sagemaker(), theirs)
+    (execution,) = loop.run(raw)
+    assert execution["status"] == "SUCCEEDED", execution
+    run = store().get_run(RUN_NAME_TAKEN)
+    assert [n for n, _ in tuning.create_calls] == [RUN_NAME_TAKEN, amt.run_tuning_job(run)]
+    assert len(store().get_trials(RUN_NAME_TAKEN)) == 2
+
+
+def test_the_harness_refuses_tuning_jobs_as_sagemaker_does(loop: Loop) -> None:
+    """A name over 32 characters, a name already used, more than 50 tags: refused at the create, the
+    run ends Failed with SageMaker's message (not silently created as moto would)."""
+    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy))
+    raw = amt_request("digits-amt-tags", jobs=2, parallel=2)
+    params = amt.tuning_job_params(parse_request(raw), name="x" * 33)
+    params["Tags"] = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]
+    with pytest.raises(Exception) as refused:
+        tuning.create(sagemaker(), params)
+    message = str(refused.value)
+    assert "length less than or equal to 32" in message and "less than or equal to 50" in message
+    params.update(HyperParameterTuningJobName="digits-amt-once", Tags=[])
+    tuning.create(sagemaker(), params)
+    with pytest.raises(Exception, match="ResourceInUse"):
+        tuning.create(sagemaker(), params)
+
+
+def test_byohpo_strategies_still_take_the_loop(loop: Loop) -> None:
+    from sfn_harness import JobFate, SageMakerEmulator
+
+    loop.fresh(SageMakerEmulator(lambda p: JobFate(metrics={OBJECTIVE: accuracy(p["HyperParameters"])})))
+    raw = digits_request("digits-not-amt", ResourceLimits={"MaxNumberOfTrainingJobs": 3,
+                                                           "MaxParallelTrainingJobs": 3})
+    (execution,) = loop.run(copy.deepcopy(raw))
+    assert execution["status"] == "SUCCEEDED", execution
+    assert not invocations(loop, "Import") and invocations(loop, "Propose")
+    assert loop.harness.tuning.create_calls == []
+    assert all(math.isfinite(t.values[OBJECTIVE]) for t in store().get_trials("digits-not-amt"))
