@@ -196,7 +196,9 @@ def check_local(request: TuningRequest, base_dir: str | Path, *,
     relative to the request file's folder or one above it (``byohpo run ga.json`` from
     ``examples/digits/`` for a request that says ``examples/digits/train.py``), it says which
     ``--base-dir`` finds it. Also checks ``Local.Channels`` and that a local trial's log can give every
-    objective; without ``Local.EntryPoint``, the built-in algorithm's stand-in is the entry point."""
+    objective; without ``Local.EntryPoint``, the built-in algorithm's stand-in is the entry point. An
+    ``amt-*`` strategy is refused first, naming ``Strategy``: only AWS runs SageMaker's tuner."""
+    check_runs_here(request)
     path = f"{request.training_path}.Local.EntryPoint"
     check_channels(request, base_dir)
     check_local_metrics(request)

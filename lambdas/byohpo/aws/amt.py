@@ -30,7 +30,15 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from byohpo.aws.training import CLOCK_SKEW, clip, iso_timestamp, not_found, outcome_of_description, shape_limits
+from byohpo.aws.training import (
+    CLOCK_SKEW,
+    check_training,
+    clip,
+    iso_timestamp,
+    not_found,
+    outcome_of_description,
+    shape_limits,
+)
 from byohpo.errors import FieldError, ValidationError
 from byohpo.job_tags import RUN_TAG, job_tags
 from byohpo.request import CONFIG, TuningRequest, aws_requirements, parse_request
@@ -174,6 +182,15 @@ def check_tuning_job(request: TuningRequest, *, stack: str | None = None, role: 
             "pass large values by reference, e.g. an S3 URI")))
     if errors:
         raise ValidationError(list(dict.fromkeys(errors)))
+
+
+def check_aws(request: TuningRequest, *, stack: str | None = None, role: str | None = None) -> None:
+    """What Start checks before anything is written, by strategy: an ``amt-*`` request's tuning job
+    (:func:`check_tuning_job`), any other request's training jobs (``training.check_training``)."""
+    if request.sagemaker_strategy:
+        check_tuning_job(request, stack=stack, role=role)
+    else:
+        check_training(request, stack=stack, role=role)
 
 
 def request_path(request: TuningRequest, name: str) -> str:
@@ -355,13 +372,22 @@ def import_tuning_job(store: Store, request: TuningRequest, run: RunRecord, sage
     if status not in ENDED:
         log.info("run %s: tuning job %s is %s", run.name, name, status)
         return Outcome("wait")
-    trials = store.get_trials(run.name)
+    return tuning_outcome(request, desc, import_trials(store, request, run, sagemaker, desc))
+
+
+def import_trials(store: Store, request: TuningRequest, run: RunRecord, sagemaker: Any,
+                  desc: Mapping[str, Any]) -> list[TrialRecord]:
+    """The tuning job's training jobs written as the run's generation 0 (:func:`trials_of`), once: the
+    conditional write on the run's version makes a retried or concurrent import write nothing, and
+    the trials written first are returned. ``desc``: the tuning job's description."""
     if run.version == 0:
+        name = run_tuning_job(run)
         proposed = trials_of(request, run, list_training_jobs(sagemaker, name), sagemaker, desc)
         if proposed:
             trials = store.put_generation(run.name, 0, proposed, 0)
             log.info("run %s: imported %d training jobs of tuning job %s", run.name, len(trials), name)
-    return tuning_outcome(request, desc, trials)
+            return trials
+    return store.get_trials(run.name)
 
 
 def trials_of(request: TuningRequest, run: RunRecord, summaries: Sequence[Mapping[str, Any]], sagemaker: Any,
@@ -560,6 +586,6 @@ def _datetime(text: str) -> datetime | None:
 
 
 __all__ = ["ENDED", "MAX_NAME", "MAX_TUNING_BYTES", "META_KEY", "RUNNING", "STOPPED_BY_USER",
-           "TUNING_JOB_FAILED", "Outcome", "check_tuning_job", "describe_tuning_job", "import_tuning_job",
+           "TUNING_JOB_FAILED", "Outcome", "check_aws", "check_tuning_job", "describe_tuning_job", "import_trials", "import_tuning_job",
            "list_training_jobs", "owned_by", "request_path", "run_tuning_job", "stop_tuning_job",
            "trials_of", "tuned_params", "tuning_job_name", "tuning_job_params", "tuning_outcome", "warm_start_parents"]

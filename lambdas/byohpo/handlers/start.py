@@ -82,12 +82,9 @@ def _new(store: Store, clients: aws.Clients, given: Any, execution: str,
         if suffix is not None:
             given = with_run_name_suffix(given, suffix)
     request = parse_request(given)
-    if request.sagemaker_strategy:  # SageMaker's own tuner: one tuning job, its parents AMT's
-        amt.check_tuning_job(request, stack=aws.stack_name(), role=role)
-        if request.warm_start_parents:
-            amt.warm_start_parents(store, request, clients.sagemaker)
-    else:
-        training.check_training(request, stack=aws.stack_name(), role=role)
+    amt.check_aws(request, stack=aws.stack_name(), role=role)
+    if request.sagemaker_strategy and request.warm_start_parents:  # SageMaker's tuner reads its parents
+        amt.warm_start_parents(store, request, clients.sagemaker)
     training.check_role(request, training.passable_roles(os.environ.get("BYOHPO_PASSABLE_ROLES")), role)
     imported = []
     if request.warm_start_parents and not request.sagemaker_strategy and _fresh(store, request.name):

@@ -1,0 +1,159 @@
+"""The ``amt-*`` strategies (SageMaker's own tuner) before anything runs: refused on this machine naming
+``Strategy``, what SageMaker's CreateHyperParameterTuningJob refuses refused by field, and the tuning
+job's name within SageMaker's 32 characters. The runs themselves: ``test_amt_state_machine.py``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_fixtures import digits_request
+
+from byohpo.aws import amt
+from byohpo.cli import main
+from byohpo.errors import ValidationError
+from byohpo.request import check_local, parse_request
+
+STRATEGIES = ("amt-bayesian", "amt-random", "amt-grid", "amt-hyperband")
+
+
+def amt_raw(strategy: str, name: str = "digits-amt", **config: Any) -> dict[str, Any]:
+    """The digits request with ``strategy`` as an AMT user writes it (RandomSeed, no StrategyConfig)."""
+    raw = digits_request(name, Strategy=strategy, RandomSeed=7, **config)
+    cfg = raw["HyperParameterTuningJobConfig"]
+    del cfg["StrategyConfig"]
+    cfg.pop("TuningJobCompletionCriteria", None)
+    if strategy == "amt-grid":  # categorical ranges only, every combination once
+        cfg["ParameterRanges"] = {"CategoricalParameterRanges": [
+            {"Name": "activation", "Values": ["relu", "tanh"]},
+            {"Name": "learning_rate", "Values": ["0.01", "0.05", "0.1"]}]}
+        cfg["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 6
+    if strategy == "amt-hyperband":
+        cfg["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 50}}
+    return raw
+
+
+def write(tmp_path: Path, raw: dict[str, Any]) -> Path:
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+# -- this machine cannot run them ----------------------------------------------------------------
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_byohpo_run_refuses_an_amt_strategy_naming_the_field(strategy: str, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "train.py").write_text("print('training')\n")
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    path = write(tmp_path, amt_raw(strategy))
+    store = tmp_path / "runs.db"
+    assert main(["run", str(path), "--store", str(store), "--base-dir", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"HyperParameterTuningJobConfig.Strategy: {strategy!r} runs SageMaker's own tuner" in err
+    assert "needs AWS" in err and "byohpo start" in err
+    assert not store.exists()  # refused before anything was written
+    assert main(["validate", str(path), "--local", "--base-dir", str(tmp_path)]) == 2
+    assert "HyperParameterTuningJobConfig.Strategy:" in capsys.readouterr().err
+
+
+def test_the_local_engine_refuses_them_too(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("print('training')\n")
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    with pytest.raises(ValidationError) as refused:
+        check_local(parse_request(amt_raw("amt-bayesian")), tmp_path)
+    (error,) = refused.value.errors
+    assert error.path == "HyperParameterTuningJobConfig.Strategy" and "'bayesian' is byohpo's own" in error.message
+
+
+def test_validate_without_local_checks_an_amt_request_for_aws(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A request may keep ``Local`` (for byohpo's own strategies): plain validate says what it does on
+    AWS instead of refusing it."""
+    path = write(tmp_path, amt_raw("amt-random"))
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "strategy    amt-random" in out
+    assert "ready for byohpo start: one SageMaker tuning job (Strategy Random); not runnable with byohpo run" in out
+
+
+# -- what SageMaker's tuner refuses, refused by field ----------------------------------------------
+
+def test_hyperband_with_automatic_early_stopping_is_refused_as_sagemaker_refuses_it() -> None:
+    raw = amt_raw("amt-hyperband", TrainingJobEarlyStoppingType="Auto")
+    with pytest.raises(ValidationError) as refused:
+        parse_request(raw)
+    (error,) = refused.value.errors
+    assert error.path == "HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType"
+    assert "must be Off with amt-hyperband" in error.message
+    raw["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = "Off"
+    assert parse_request(raw).sagemaker_strategy == "Hyperband"
+    # Auto is AMT's own median rule with the other strategies, passed on as given
+    bayesian = parse_request(amt_raw("amt-bayesian", TrainingJobEarlyStoppingType="Auto"))
+    params = amt.tuning_job_params(bayesian, name="x")
+    assert params["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] == "Auto"
+
+
+def test_grid_takes_categorical_ranges_and_as_many_jobs_as_combinations() -> None:
+    raw = amt_raw("amt-grid")
+    assert parse_request(raw).sagemaker_strategy == "Grid"
+    raw["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 5
+    with pytest.raises(ValidationError, match=r"ResourceLimits.MaxNumberOfTrainingJobs: must be 6"):
+        parse_request(raw)
+    numeric = amt_raw("amt-grid")
+    numeric["HyperParameterTuningJobConfig"]["ParameterRanges"]["IntegerParameterRanges"] = [
+        {"Name": "num_epoch", "MinValue": "10", "MaxValue": "50"}]
+    with pytest.raises(ValidationError, match=r"ParameterRanges.IntegerParameterRanges\[0\]: amt-grid takes "
+                                              "categorical ranges only"):
+        parse_request(numeric)
+
+
+def test_hyperband_config_is_passed_as_sagemakers_own() -> None:
+    request = parse_request(amt_raw("amt-hyperband"))
+    config = amt.tuning_job_params(request, name="x")["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Hyperband"
+    assert config["StrategyConfig"] == {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 50}}
+    bad = amt_raw("amt-hyperband")
+    bad["HyperParameterTuningJobConfig"]["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": 9,
+                                                                                          "MaxResource": 5}}
+    with pytest.raises(ValidationError, match="HyperbandStrategyConfig.MinResource: must not exceed MaxResource"):
+        parse_request(bad)
+
+
+def test_a_seed_belongs_in_random_seed() -> None:
+    raw = amt_raw("amt-random")
+    raw["HyperParameterTuningJobConfig"]["StrategyConfig"] = {"Seed": 3}
+    with pytest.raises(ValidationError, match=r"StrategyConfig.Seed: SageMaker's tuner takes no seed"):
+        parse_request(raw)
+
+
+# -- the tuning job's name -----------------------------------------------------------------------------
+
+def test_the_tuning_job_name_is_the_run_and_its_token_within_32_characters() -> None:
+    """CreateHyperParameterTuningJob: HyperParameterTuningJobName "Length Constraints: Minimum length of 1.
+    Maximum length of 32. Pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}"
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateHyperParameterTuningJob.html)."""
+    pattern = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
+    assert amt.tuning_job_name("digits-amt", "a1b2c3") == "digits-amt-a1b2c3"
+    long = "xgboost-blog-eleven-parameters-bayesian-on-sagemaker"  # a 52-character run name
+    name = amt.tuning_job_name(long, "a1b2c3")
+    assert name == "xgboost-blog-eleven-param-a1b2c3" and len(name) == 32 and pattern.fullmatch(name)
+    # a cut that would end in a hyphen drops it: "--" is within the pattern, a trailing "-" before the
+    # token's is not SageMaker's problem but reads badly
+    assert amt.tuning_job_name("abcdefghijklmnopqrstuvwxy-zzzz", "a1b2c3") == "abcdefghijklmnopqrstuvwxy-a1b2c3"
+    # the model itself says 32: what the emulator and check_tuning_job enforce
+    assert amt._create_shape().members["HyperParameterTuningJobName"].metadata["max"] == amt.MAX_NAME == 32
+
+
+def test_check_tuning_job_refuses_what_create_would_naming_the_request_field() -> None:
+    """A maximum botocore's ParamValidator leaves to the service: a static hyperparameter's value is at
+    most 2,500 characters in CreateHyperParameterTuningJob's model."""
+    raw = amt_raw("amt-bayesian")
+    raw["TrainingJobDefinition"]["StaticHyperParameters"]["batch_size"] = "1" * 2501
+    with pytest.raises(ValidationError) as refused:
+        amt.check_tuning_job(parse_request(raw), stack="Byohpo")
+    assert [e.path for e in refused.value.errors] == ["TrainingJobDefinition.StaticHyperParameters.batch_size"]
+    assert "2500" in refused.value.errors[0].message
