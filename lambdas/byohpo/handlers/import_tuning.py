@@ -28,8 +28,8 @@ def import_tuning(event: Mapping[str, Any], *, store: Store, sagemaker: Any) -> 
     if error is not None and not isinstance(error, Mapping):
         raise ValidationError(f"must be the caught error {{Error, Cause}}, not {error!r}", "error")
     costs = EventCosts.from_event(event)
-    # The tuning task and its Choice, or a round of waiting for a tuning job this execution adopted.
-    ctx = ctx.spent(costs.wait if event.get("waited") else costs.generation)
+    # The tuning task (or a Wait round), Import and its Choice: within a generation's events.
+    ctx = ctx.spent(costs.generation)
     run = owned_run(store, ctx)
     name = amt.run_tuning_job(run)
     if run.finished:  # byohpo stop ended it, or an earlier Import's Finalize did
