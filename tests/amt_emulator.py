@@ -9,7 +9,10 @@ as it would to SageMaker:
 * CreateHyperParameterTuningJob (:meth:`TuningEmulator.create`): what SageMaker refuses and moto lets
   through — a name longer than 32 characters or off its pattern, more than 50 tags (the model's
   maxima and patterns), a name already used ("must be unique for the same AWS account and AWS
-  Region"; SageMaker never frees a name, moto forgets it on delete) — then the job ``InProgress``;
+  Region"; SageMaker never frees a name, moto forgets it on delete), the documented limits (more than
+  30 hyperparameters, 100 parallel training jobs, 750 training jobs, 10,000 for Random) and the
+  account's quota of parallel training jobs (10 unless raised: ResourceLimitExceeded) — then the job
+  ``InProgress``;
 * the tuning itself (:meth:`TuningEmulator.poll`, what ``.sync`` polls): a wave of at most
   MaxParallelTrainingJobs training jobs per poll, each a moto training job named
   ``<tuning job>-<NNN>-<8 hex>`` as AMT names them, tagged with the tuning job's tags (SageMaker copies
@@ -51,6 +54,14 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 MAX_RESULTS = 100
 DEFAULT_RESULTS = 10
+#: "Resource Limits for Automatic Model Tuning"
+#: (https://docs.aws.amazon.com/sagemaker/latest/dg/automatic-model-tuning-limits.html): parallel training
+#: jobs per tuning job 10 by default, at most 100 once raised; hyperparameters searched 30; training jobs
+#: per tuning job 750 (Random search: up to 10,000 once raised).
+DEFAULT_PARALLEL_QUOTA = 10
+MAX_PARALLEL = 100
+MAX_TUNED = 30
+MOST_JOBS = {"Bayesian": 750, "Hyperband": 750, "Grid": 750, "Random": 10_000}
 
 
 @dataclass(frozen=True)
@@ -99,11 +110,13 @@ class TuningEmulator:
         end: a tuning job ending of its own (failing, converging).
         polls: how many polls see a tuning job InProgress before each wave of training jobs.
         lock: held while moto's records change (the harness's lock on moto).
+        parallel_quota: the account's quota of parallel training jobs per tuning job (raised from 10).
     """
 
     def __init__(self, fate: Fate = lambda hp: TrainingFate(), *, end: TuningEnd | None = None, polls: int = 0,
-                 lock: Any = None) -> None:
+                 lock: Any = None, parallel_quota: int = DEFAULT_PARALLEL_QUOTA) -> None:
         self.fate = fate
+        self.parallel_quota = parallel_quota
         self.end = end
         self.polls = polls
         self.lock = lock or threading.RLock()
@@ -149,6 +162,23 @@ class TuningEmulator:
             return _error("ResourceInUse", f"Resource Already Exists: Hyper Parameter Tuning Job with name {name} "
                                            "already exists. Choose a different name.", "CreateHyperParameterTuningJob")
         problems = model_violations(params, _shape("CreateHyperParameterTuningJob"))
+        config = params.get("HyperParameterTuningJobConfig") or {}
+        limits = config.get("ResourceLimits") or {}
+        tuned = sum(len(v) for v in (config.get("ParameterRanges") or {}).values() if isinstance(v, list))
+        if tuned > MAX_TUNED:
+            problems.append(f"Number of hyperparameters to tune {tuned} exceeds the limit of {MAX_TUNED}")
+        parallel = limits.get("MaxParallelTrainingJobs", 1)
+        if parallel > MAX_PARALLEL:
+            problems.append(f"MaxParallelTrainingJobs {parallel} exceeds the maximum of {MAX_PARALLEL}")
+        jobs, most = limits.get("MaxNumberOfTrainingJobs", 1), MOST_JOBS.get(config.get("Strategy"), 750)
+        if jobs > most:
+            problems.append(f"MaxNumberOfTrainingJobs {jobs} exceeds the maximum of {most} for the "
+                            f"{config.get('Strategy')} strategy")
+        if not problems and parallel > self.parallel_quota:
+            return _error("ResourceLimitExceeded", f"The account-level service limit 'Number of parallel training "
+                          f"jobs per hyperparameter tuning job' is {self.parallel_quota}, and the request asks "
+                          f"for {parallel}. Please use AWS Service Quotas to request an increase for this quota.",
+                          "CreateHyperParameterTuningJob")
         if problems:
             return _error("ValidationException", f"{len(problems)} validation error{'s' * (len(problems) != 1)} "
                           "detected: " + "; ".join(problems), "CreateHyperParameterTuningJob")

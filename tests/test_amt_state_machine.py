@@ -19,6 +19,7 @@ from sfn_harness import ENVIRONMENT, Loop, byohpo_loop, function_name
 
 from byohpo import aws
 from byohpo.aws import amt
+from byohpo.cli import main
 from byohpo.leaderboard import Leaderboard, request_info
 from byohpo.request import parse_request
 
@@ -208,9 +209,27 @@ def test_a_tuning_job_that_fails_fails_the_run_with_its_reason_and_keeps_its_job
     assert imported.event["error"]["Error"] == "States.TaskFailed"
 
 
-def test_a_tuning_job_stopped_by_hand_ends_the_run_stopped(loop: Loop) -> None:
-    """Someone stops the tuning job (the console, the CLI of AWS): its running training jobs stop, the
-    .sync task fails, and Import ends the run Stopped with what ran."""
+CLI_STACK = "byohpo-amt-cli"
+
+
+def deployed(loop: Loop) -> None:
+    """The stack's CloudFormation outputs in moto, as ``byohpo stop`` finds them (``infra/stack.py``)."""
+    outputs = {"StateMachineArn": loop.machines["synthesized"], "TableName": ENVIRONMENT["BYOHPO_TABLE"],
+               "BucketName": ENVIRONMENT["BYOHPO_BUCKET"]}
+    cloudformation = loop.harness.client("cloudformation")
+    if not cloudformation.list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"]:
+        template = {"Resources": {"Results": {"Type": "AWS::S3::Bucket",
+                                              "Properties": {"BucketName": "byohpo-amt-cli-cfn"}}},
+                    "Outputs": {k: {"Value": v} for k, v in outputs.items()}}
+        cloudformation.create_stack(StackName=CLI_STACK, TemplateBody=json.dumps(template))
+
+
+def test_byohpo_stop_stops_the_tuning_job_and_the_execution_ends_the_run_stopped(
+        loop: Loop, capsys: pytest.CaptureFixture[str]) -> None:
+    """``byohpo stop`` on an amt-* run: StopHyperParameterTuningJob (its running training jobs stop
+    with it), the .sync task fails on the stopped tuning job, and Import writes what ran and ends the run
+    Stopped, as byohpo stop ends any run."""
+    deployed(loop)
     tuning = loop.fresh_tuning(TuningEmulator(known_accuracy, polls=3))
     arn = loop.harness.start(loop.machines["synthesized"], amt_request("digits-amt-stopped", jobs=20,
                                                                        parallel=2), "digits-amt-stopped-1")
@@ -219,29 +238,93 @@ def test_a_tuning_job_stopped_by_hand_ends_the_run_stopped(loop: Loop) -> None:
         assert time.monotonic() < deadline, "the tuning job launched no second wave"
         time.sleep(0.005)
     (name,) = tuning.tunings
-    sagemaker().stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    capsys.readouterr()
+    assert main(["stop", "digits-amt-stopped", "--stack", CLI_STACK]) == 0
+    out = capsys.readouterr().out
+    assert f"stopped tuning job {name}" in out and "execution digits-amt-stopped-1 imports" in out
+    assert tuning.stop_calls == [(name, None)]
     (execution,) = loop.harness.follow(arn)
     assert execution["status"] == "SUCCEEDED", execution
     run = store().get_run("digits-amt-stopped")
-    assert (run.status, run.stop_code) == ("Stopped", "StoppedByUser")
+    assert (run.status, run.stop_code) == ("Stopped", "StoppedByUser") and name in run.reason
     trials = store().get_trials("digits-amt-stopped")
     assert 4 <= len(trials) < 20 and all(t.finished for t in trials)
+    assert [t.job_name for t in trials] == tuning.tunings[name].jobs
     (imported,) = invocations(loop, "Import")
     assert imported.event["error"]["Error"] == "States.TaskFailed"  # .sync fails on a stopped tuning job
+    assert s3_json("runs/digits-amt-stopped/summary.json")["status"] == "Stopped"
+
+
+def test_byohpo_stop_without_an_execution_imports_what_ran_and_ends_the_run(
+        loop: Loop, capsys: pytest.CaptureFixture[str]) -> None:
+    """The execution is gone (failed, stopped by hand) while the tuning job runs: byohpo stop stops the
+    tuning job, imports its training jobs (those it was running, Stopped) and ends the run itself."""
+    from byohpo.handlers import start
+
+    deployed(loop)
+    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy))
+    raw = amt_request("digits-amt-orphan", jobs=6, parallel=2)
+    started = start.start({"input": raw, "execution": "arn:aws:states:us-east-1:123456789012:execution:"
+                                                      "byohpo-synthesized:gone"}, store=store(),
+                          clients=aws.clients())
+    name = started["tuning"]["HyperParameterTuningJobName"]
+    tuning.create(sagemaker(), started["tuning"])
+    tuning.wave(sagemaker(), name)
+    running = tuning.wave(sagemaker(), name, end=False)
+    capsys.readouterr()
+    assert main(["stop", "digits-amt-orphan", "--stack", CLI_STACK]) == 0
+    out = capsys.readouterr().out
+    assert f"stopped tuning job {name}" in out and f"imported 4 training jobs of tuning job {name}" in out
+    run = store().get_run("digits-amt-orphan")
+    assert (run.status, run.stop_code) == ("Stopped", "StoppedByUser")
+    trials = store().get_trials("digits-amt-orphan")
+    assert [t.status for t in trials] == ["Completed", "Completed", "Stopped", "Stopped"]
+    assert [t.job_name for t in trials[2:]] == running
+    assert s3_json("runs/digits-amt-orphan/summary.json")["status"] == "Stopped"
 
 
 def test_import_reads_every_page_of_a_large_tuning_job(loop: Loop) -> None:
-    """More training jobs than one ListTrainingJobsForHyperParameterTuningJob page holds (100)."""
-    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy))
-    (execution,) = loop.run(amt_request("digits-amt-large", "amt-random", jobs=130, parallel=65))
+    """More training jobs than one ListTrainingJobsForHyperParameterTuningJob page holds (100), in an
+    account whose quota of parallel training jobs per tuning job was raised to 100."""
+    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy, parallel_quota=100))
+    (execution,) = loop.run(amt_request("digits-amt-large", "amt-random", jobs=105, parallel=100),
+                            timeout=300)
     assert execution["status"] == "SUCCEEDED", execution
     trials = store().get_trials("digits-amt-large")
-    assert len(trials) == 130 and len({t.job_name for t in trials}) == 130
+    assert len(trials) == 105 and len({t.job_name for t in trials}) == 105
     pages = [c for c in tuning.list_calls if c["HyperParameterTuningJobName"] == amt.run_tuning_job(
         store().get_run("digits-amt-large"))]
     assert len(pages) == 2 and pages[0]["NextToken"] is None and pages[1]["NextToken"]
     assert all(c["MaxResults"] == 100 for c in pages)
     assert store().get_run("digits-amt-large").stop_code == "MaxNumberOfTrainingJobs"
+
+
+def test_a_long_run_name_gets_a_tuning_job_name_within_32_characters(loop: Loop) -> None:
+    """A request's HyperParameterTuningJobName may use all of SageMaker's 32 characters (the name it had
+    on AMT); the run's tuning job adds its token and is cut back to 32 (the emulator refuses longer ones
+    as SageMaker does)."""
+    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy))
+    long = "xgboost-blog-11-params-bayesian1"
+    (execution,) = loop.run(amt_request(long, jobs=2, parallel=2))
+    assert execution["status"] == "SUCCEEDED", execution
+    run = store().get_run(long)
+    ((name, refused),) = tuning.create_calls
+    assert refused is None and len(name) == 32 and name == f"xgboost-blog-11-params-ba-{run.token}"
+    assert len(store().get_trials(long)) == 2 and run.status == "Completed"
+
+
+def test_a_parallel_limit_above_the_accounts_quota_fails_the_run_with_sagemakers_message(loop: Loop) -> None:
+    """MaxParallelTrainingJobs above the account's quota (10 unless raised): SageMaker refuses the create
+    with ResourceLimitExceeded, retried as a capacity error, then the run fails saying why."""
+    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy))
+    (execution,) = loop.run(amt_request("digits-amt-quota", jobs=20, parallel=12))
+    assert execution["status"] == "FAILED", execution
+    run = store().get_run("digits-amt-quota")
+    assert run.status == "Failed" and "was not created" in run.reason
+    assert "Number of parallel training jobs per hyperparameter tuning job' is 10" in run.reason
+    assert {code for _, code in tuning.create_calls} == {"ResourceLimitExceeded"}
+    assert len(tuning.create_calls) > 1  # Retry on SageMaker.ResourceLimitExceeded
+    assert store().get_trials("digits-amt-quota") == []
 
 
 def test_a_request_named_after_an_amt_job_of_its_author_runs_under_the_runs_own_name(loop: Loop) -> None:

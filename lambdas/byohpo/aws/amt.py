@@ -80,6 +80,37 @@ _AS_GIVEN = ("ResourceLimits", "TrainingJobEarlyStoppingType", "TuningJobComplet
 MAX_TUNING_BYTES = 256 * 1024 - 40 * 1024
 
 
+#: Automatic model tuning's limits that no quota increase lifts ("Resource Limits for Automatic Model
+#: Tuning", https://docs.aws.amazon.com/sagemaker/latest/dg/automatic-model-tuning-limits.html): 30
+#: hyperparameters searched; at most 100 parallel training jobs per tuning job (the default quota is 10,
+#: which SageMaker refuses above with ResourceLimitExceeded until the account's quota is raised); 750
+#: training jobs per tuning job (Random search: 10,000 once raised; Grid: its combinations count).
+MAX_TUNED = 30
+MAX_PARALLEL = 100
+MOST_JOBS = {"Random": 10_000}
+DEFAULT_MOST_JOBS = 750
+
+
+def tuning_limits(request: TuningRequest) -> list[FieldError]:
+    """Where the request passes :data:`MAX_TUNED`, :data:`MAX_PARALLEL` or :data:`MOST_JOBS`."""
+    errors = []
+    limits = ((request.raw.get(CONFIG) or {}).get("ResourceLimits") or {})
+    path = f"{CONFIG}.ResourceLimits"
+    if len(request.space) > MAX_TUNED:
+        errors.append(FieldError(f"{CONFIG}.ParameterRanges", f"SageMaker's tuner searches at most {MAX_TUNED} "
+                                                              f"hyperparameters, not {len(request.space)}"))
+    parallel = limits.get("MaxParallelTrainingJobs")
+    if isinstance(parallel, int) and parallel > MAX_PARALLEL:
+        errors.append(FieldError(f"{path}.MaxParallelTrainingJobs", f"must be at most {MAX_PARALLEL} for "
+                                 "SageMaker's tuner (its quota, 10 by default, can be raised up to that)"))
+    jobs, most = limits.get("MaxNumberOfTrainingJobs"), MOST_JOBS.get(request.sagemaker_strategy or "",
+                                                                      DEFAULT_MOST_JOBS)
+    if isinstance(jobs, int) and jobs > most:
+        errors.append(FieldError(f"{path}.MaxNumberOfTrainingJobs", f"must be at most {most:,} for SageMaker's "
+                                 f"{request.sagemaker_strategy} tuner, not {jobs:,}"))
+    return errors
+
+
 @lru_cache(maxsize=1)
 def _create_shape() -> Any:
     import botocore.session
@@ -159,7 +190,7 @@ def check_tuning_job(request: TuningRequest, *, stack: str | None = None, role: 
     sent and once described back, within Step Functions' 256 KiB)."""
     from botocore.validate import ParamValidator
 
-    errors = list(aws_requirements(request))
+    errors = list(aws_requirements(request)) + tuning_limits(request)
     ours = {e.path for e in errors}
     sample = tuning_job_params(request, name="x" * MAX_NAME, stack=stack, role=role,
                                parents=request.warm_start_parents or None)
@@ -586,6 +617,6 @@ def _datetime(text: str) -> datetime | None:
 
 
 __all__ = ["ENDED", "MAX_NAME", "MAX_TUNING_BYTES", "META_KEY", "RUNNING", "STOPPED_BY_USER",
-           "TUNING_JOB_FAILED", "Outcome", "check_aws", "check_tuning_job", "describe_tuning_job", "import_trials", "import_tuning_job",
+           "TUNING_JOB_FAILED", "Outcome", "tuning_limits", "check_aws", "check_tuning_job", "describe_tuning_job", "import_trials", "import_tuning_job",
            "list_training_jobs", "owned_by", "request_path", "run_tuning_job", "stop_tuning_job",
            "trials_of", "tuned_params", "tuning_job_name", "tuning_job_params", "tuning_outcome", "warm_start_parents"]
