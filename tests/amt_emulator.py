@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -111,11 +112,15 @@ class TuningEmulator:
         polls: how many polls see a tuning job InProgress before each wave of training jobs.
         lock: held while moto's records change (the harness's lock on moto).
         parallel_quota: the account's quota of parallel training jobs per tuning job (raised from 10).
+        pause_after: launch no training job after this many until ``pause_after`` is set to None: the
+            tuning job stays InProgress, with nothing running, for a test to stop it.
     """
 
     def __init__(self, fate: Fate = lambda hp: TrainingFate(), *, end: TuningEnd | None = None, polls: int = 0,
-                 lock: Any = None, parallel_quota: int = DEFAULT_PARALLEL_QUOTA) -> None:
+                 lock: Any = None, parallel_quota: int = DEFAULT_PARALLEL_QUOTA,
+                 pause_after: int | None = None) -> None:
         self.fate = fate
+        self.pause_after = pause_after
         self.parallel_quota = parallel_quota
         self.end = end
         self.polls = polls
@@ -195,6 +200,8 @@ class TuningEmulator:
             if status == "Stopping":
                 self._stopped(name)
             elif status == "InProgress":
+                if self.pause_after is not None and len(tuning.jobs) >= self.pause_after:
+                    return None  # the next wave waits: a test acts on the running tuning job meanwhile
                 if tuning.polls_left > 0:
                     tuning.polls_left -= 1
                     return None
@@ -468,7 +475,9 @@ def _backend() -> Any:
     return sagemaker_backends[ACCOUNT][REGION]
 
 
+@functools.lru_cache(maxsize=None)
 def _shape(operation: str) -> Any:
+    """botocore's input shape of ``operation`` (loading SageMaker's model takes about 0.1 s: once)."""
     import botocore.session
 
     return botocore.session.get_session().get_service_model("sagemaker").operation_model(operation).input_shape

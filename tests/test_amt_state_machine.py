@@ -226,17 +226,17 @@ def deployed(loop: Loop) -> None:
 
 def test_byohpo_stop_stops_the_tuning_job_and_the_execution_ends_the_run_stopped(
         loop: Loop, capsys: pytest.CaptureFixture[str]) -> None:
-    """``byohpo stop`` on an amt-* run: StopHyperParameterTuningJob (its running training jobs stop
-    with it), the .sync task fails on the stopped tuning job, and Import writes what ran and ends the run
-    Stopped, as byohpo stop ends any run."""
+    """``byohpo stop`` on an amt-* run: StopHyperParameterTuningJob, the .sync task fails on the stopped
+    tuning job, and Import writes what ran and ends the run Stopped, as byohpo stop ends any run (the
+    training jobs a stop finds running: the next test)."""
     deployed(loop)
-    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy, polls=3))
+    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy, pause_after=4))
     arn = loop.harness.start(loop.machines["synthesized"], amt_request("digits-amt-stopped", jobs=20,
                                                                        parallel=2), "digits-amt-stopped-1")
     deadline = time.monotonic() + 60
-    while not any(len(t.jobs) >= 4 for t in tuning.tunings.values()):  # two waves ran: stop it now
+    while not any(len(t.jobs) >= 4 for t in tuning.tunings.values()):  # two waves ran, and it waits
         assert time.monotonic() < deadline, "the tuning job launched no second wave"
-        time.sleep(0.005)
+        time.sleep(0.01)
     (name,) = tuning.tunings
     capsys.readouterr()
     assert main(["stop", "digits-amt-stopped", "--stack", CLI_STACK]) == 0
