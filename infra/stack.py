@@ -476,16 +476,17 @@ class ByohpoStack(cdk.Stack):
         own_request = {"StringEquals": {f"aws:RequestTag/{STACK_TAG}": self.stack_name}}
         on_create = {"StringEquals": {"sagemaker:TaggingAction": "CreateHyperParameterTuningJob"}}
         own = {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": self.stack_name}}
-        reads = ["sagemaker:DescribeHyperParameterTuningJob", "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
-                 "sagemaker:ListTags"]
+        reads = ["sagemaker:DescribeHyperParameterTuningJob",
+                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:ListTags"]
         granted = {"sagemaker:CreateHyperParameterTuningJob", "sagemaker:AddTags",
                    "sagemaker:StopHyperParameterTuningJob", *reads}
         if granted != set(TUNING_ACTIONS):
-            raise ValueError(f"state_machine.TUNING_ACTIONS is {sorted(TUNING_ACTIONS)}: decide in infra/stack.py "
-                             "which of the stack's tuning jobs each may act on")
+            raise ValueError(f"state_machine.TUNING_ACTIONS is {sorted(TUNING_ACTIONS)}: decide in "
+                             f"infra/stack.py which of the stack's tuning jobs each may act on")
         self.allow(role, ["sagemaker:CreateHyperParameterTuningJob"], self.tuning_jobs(own_request))
         self.allow(role, ["sagemaker:AddTags"], self.tuning_jobs(on_create))
-        self.allow(role, ["sagemaker:StopHyperParameterTuningJob", "sagemaker:AddTags"], self.tuning_jobs(own))
+        self.allow(role, ["sagemaker:StopHyperParameterTuningJob", "sagemaker:AddTags"],
+                   self.tuning_jobs(own))
         self.allow(role, reads, self.tuning_jobs())
         self.allow(role, EVENTS_ACTIONS, Target((self.format_arn(service="events", resource="rule",
                                                                  resource_name=TUNING_EVENTS_RULE),)))

@@ -51,8 +51,9 @@ PASS_ROLE_CONDITION = {"StringEquals": {"iam:PassedToService": "sagemaker.amazon
 #: for SageMaker, https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html, and the
 #: "Tune a machine learning model" sample project's), and AddTags for a create with Tags.
 TUNING_ACTIONS = ("sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob",
-                  "sagemaker:StopHyperParameterTuningJob", "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
-                  "sagemaker:AddTags", "sagemaker:ListTags")
+                  "sagemaker:StopHyperParameterTuningJob",
+                  "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:AddTags",
+                  "sagemaker:ListTags")
 TUNING_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTuningJobsRule"
 SELF_ACTIONS = ("states:StartExecution",)
 CHILD_EXECUTION_ACTIONS = ("states:DescribeExecution", "states:StopExecution", "states:RedriveExecution")

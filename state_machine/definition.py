@@ -1,7 +1,7 @@
 """The tuning loop as an Amazon States Language definition (JSONPath only: moto has no JSONata)::
 
-    Start ─► Which tuner? ─► Propose ─► Anything to train? ─► Train the generation (Map) ─► Evaluate ─► What next?
-               │                ▲              └ no ─► Finalize ─► Done                       ├ next ──────┘
+    Start ─► Propose ─► Anything to train? ─► Train the generation (Map) ─► Evaluate ─► What next?
+                ▲              └ no ─► Finalize ─► Done                       ├ next ─────────────┘
                 │                                                             ├ wait ─► Wait ─► Evaluate
                 │                                                             ├ finish ─► Finalize
                 │                                                             └ continue_as_new ─►
@@ -9,13 +9,14 @@
     Propose, the Map, Evaluate and the continuation catch any error ─► Finalize after error ─► Run failed
     (Propose and Evaluate: ``RunClaimedError`` ─► Claimed by another execution, which drives the run now)
 
-SageMaker's own tuner (``amt-*`` strategies: Start's output has ``tuning``) leaves the loop at
-``Which tuner?`` (:func:`tuning_states`)::
+Between Start and Propose, ``Which tuner?`` sends a run of SageMaker's own tuner (``amt-*`` strategies:
+Start's output has ``tuning``) down a branch of its own (:func:`tuning_states`)::
 
     Which tuner? ─► Tune with SageMaker (createHyperParameterTuningJob.sync) ─► Import ─► Tuning job over?
-                      └ Catch States.ALL ─► Import after a tuning error ──────────┘     ├ finish ─► Finalize
-                                                    Wait for the tuning job ◄─ wait ─┤ fail ─► Finalize after error
-                                                      └──────────► Import              └ continue_as_new ─►
+        └ other   └ Catch States.ALL ─► Import after a tuning error ───────┘     ├ finish ─► Finalize
+          runs:                                                                ├ fail ─► Finalize after error
+          Propose                  Wait for the tuning job ─► Import ◄── wait ─┤
+                                                                               └ continue_as_new ─►
 
 The Lambdas' events are the contract in ``byohpo.handlers``; the Map's iteration is in
 :mod:`state_machine.training`.
@@ -221,14 +222,16 @@ def build_definition(*, start_fn: str, propose_fn: str, evaluate_fn: str, finali
 # -- SageMaker's own tuner (amt-* strategies) -----------------------------------------------------
 
 TUNING_RESOURCE = "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync"
-WHICH_TUNER, TUNE, TUNE_WARM_STARTED = "Which tuner?", "Tune with SageMaker", "Tune with SageMaker, warm-started"
+WHICH_TUNER, TUNE = "Which tuner?", "Tune with SageMaker"
+TUNE_WARM_STARTED = "Tune with SageMaker, warm-started"
 IMPORT, IMPORT_AFTER_ERROR = "Import the tuning job", "Import after a tuning error"
 TUNING_OVER, WAIT_TUNING = "Tuning job over?", "Wait for the tuning job"
 #: The CreateHyperParameterTuningJob parameters Start's ``tuning`` always has (``byohpo.aws.amt``),
 #: each passed as ``"<Field>.$": "$.tuning.<Field>"``; ``WarmStartConfig`` has no neutral value, so a
 #: second task sends it, picked by ``Which tuner?`` with IsPresent (a JSONPath that finds nothing fails
 #: the state with States.Runtime, which no Catch handles).
-TUNING_FIELDS = ("HyperParameterTuningJobName", "HyperParameterTuningJobConfig", "TrainingJobDefinition", "Tags")
+TUNING_FIELDS = ("HyperParameterTuningJobName", "HyperParameterTuningJobConfig", "TrainingJobDefinition",
+                 "Tags")
 OPTIONAL_TUNING_FIELDS = ("WarmStartConfig",)
 
 

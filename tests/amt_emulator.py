@@ -116,7 +116,8 @@ class TuningEmulator:
             tuning job stays InProgress, with nothing running, for a test to stop it.
     """
 
-    def __init__(self, fate: Fate = lambda hp: TrainingFate(), *, end: TuningEnd | None = None, polls: int = 0,
+    def __init__(self, fate: Fate = lambda hp: TrainingFate(), *, end: TuningEnd | None = None,
+                 polls: int = 0,
                  lock: Any = None, parallel_quota: int = DEFAULT_PARALLEL_QUOTA,
                  pause_after: int | None = None) -> None:
         self.fate = fate
@@ -164,8 +165,9 @@ class TuningEmulator:
 
         name = params.get("HyperParameterTuningJobName", "")
         if name in _backend().hyper_parameter_tuning_jobs:
-            return _error("ResourceInUse", f"Resource Already Exists: Hyper Parameter Tuning Job with name {name} "
-                                           "already exists. Choose a different name.", "CreateHyperParameterTuningJob")
+            return _error("ResourceInUse", f"Resource Already Exists: Hyper Parameter Tuning Job with name "
+                                           f"{name} already exists. Choose a different "
+                                           f"name.", "CreateHyperParameterTuningJob")
         problems = model_violations(params, _shape("CreateHyperParameterTuningJob"))
         config = params.get("HyperParameterTuningJobConfig") or {}
         limits = config.get("ResourceLimits") or {}
@@ -180,13 +182,15 @@ class TuningEmulator:
             problems.append(f"MaxNumberOfTrainingJobs {jobs} exceeds the maximum of {most} for the "
                             f"{config.get('Strategy')} strategy")
         if not problems and parallel > self.parallel_quota:
-            return _error("ResourceLimitExceeded", f"The account-level service limit 'Number of parallel training "
-                          f"jobs per hyperparameter tuning job' is {self.parallel_quota}, and the request asks "
-                          f"for {parallel}. Please use AWS Service Quotas to request an increase for this quota.",
+            return _error("ResourceLimitExceeded", f"The account-level service limit 'Number of parallel "
+                          f"training jobs per hyperparameter tuning job' is {self.parallel_quota}, and the "
+                          f"request asks for {parallel}. Please use AWS Service Quotas to request an "
+                          f"increase for this quota.",
                           "CreateHyperParameterTuningJob")
         if problems:
-            return _error("ValidationException", f"{len(problems)} validation error{'s' * (len(problems) != 1)} "
-                          "detected: " + "; ".join(problems), "CreateHyperParameterTuningJob")
+            errors = f"{len(problems)} validation error{'s' * (len(problems) != 1)} detected: "
+            return _error("ValidationException", errors + "; ".join(problems),
+                          "CreateHyperParameterTuningJob")
         return None
 
     # -- the tuning -------------------------------------------------------------------------------------
@@ -208,7 +212,8 @@ class TuningEmulator:
                 tuning.polls_left = self.polls
                 self.wave(client, name)
             if _backend().hyper_parameter_tuning_jobs[name].hyper_parameter_tuning_job_status in ("Completed",
-                                                                                                  "Failed", "Stopped"):
+                                                                                                  "Failed",
+                                                                                                  "Stopped"):
                 return client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
         return None
 
@@ -251,7 +256,8 @@ class TuningEmulator:
         resources = definition.get("HyperParameterTuningResourceConfig")
         if "ResourceConfig" not in params and isinstance(resources, Mapping):
             first = (resources.get("InstanceConfigs") or [{}])[0]
-            params["ResourceConfig"] = {"InstanceType": first.get("InstanceType", resources.get("InstanceType")),
+            params["ResourceConfig"] = {"InstanceType": first.get("InstanceType",
+                                                                  resources.get("InstanceType")),
                                         "InstanceCount": first.get("InstanceCount", 1),
                                         "VolumeSizeInGB": first.get("VolumeSizeInGB", 10)}
         params.update(TrainingJobName=job, Tags=list(tuning.params.get("Tags") or []),
@@ -303,7 +309,8 @@ class TuningEmulator:
         statuses = [s["TrainingJobStatus"] for s in summaries]
         job.training_job_status_counters = {
             "Completed": statuses.count("Completed"), "InProgress": statuses.count("InProgress"),
-            "RetryableError": 0, "NonRetryableError": statuses.count("Failed"), "Stopped": statuses.count("Stopped")}
+            "RetryableError": 0, "NonRetryableError": statuses.count("Failed"),
+                                            "Stopped": statuses.count("Stopped")}
         objectives = [s["ObjectiveStatus"] for s in summaries]
         job.objective_status_counters = {k: objectives.count(k) for k in ("Succeeded", "Pending", "Failed")}
         best = [s for s in summaries if "FinalHyperParameterTuningJobObjectiveMetric" in s]
@@ -311,14 +318,17 @@ class TuningEmulator:
             sign = 1 if config["HyperParameterTuningJobObjective"]["Type"] == "Maximize" else -1
             job.best_training_job = job.OverallBestTrainingJob = max(
                 best, key=lambda s: sign * s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
-        job.tuning_job_completion_details = {"NumberOfTrainingJobsObjectiveNotImproving": tuning.not_improving}
-        job.consumed_resources = {"RuntimeInSeconds": int((datetime.now(UTC) - tuning.created_at).total_seconds())}
+        job.tuning_job_completion_details = {
+            "NumberOfTrainingJobsObjectiveNotImproving": tuning.not_improving}
+        runtime = int((datetime.now(UTC) - tuning.created_at).total_seconds())
+        job.consumed_resources = {"RuntimeInSeconds": runtime}
         job.last_modified_time = datetime.now(UTC)
         if job.hyper_parameter_tuning_job_status != "InProgress" or tuning.running:
             return
         criteria = config.get("TuningJobCompletionCriteria") or {}
         target = criteria.get("TargetObjectiveMetricValue")
-        patience = (criteria.get("BestObjectiveNotImproving") or {}).get("MaxNumberOfTrainingJobsNotImproving")
+        patience = (criteria.get("BestObjectiveNotImproving") or {}).get(
+            "MaxNumberOfTrainingJobsNotImproving")
         sign = 1 if config["HyperParameterTuningJobObjective"]["Type"] == "Maximize" else -1
         done = len(tuning.jobs) >= config["ResourceLimits"].get("MaxNumberOfTrainingJobs", 10**9)
         if tuning.grid is not None and not done and tuning.jobs:
@@ -347,8 +357,9 @@ class TuningEmulator:
             status = jobs[name].hyper_parameter_tuning_job_status
             if status != "InProgress":
                 self.stop_calls.append((name, "ValidationException"))
-                raise _error("ValidationException", f"The request was rejected because the hyperparameter tuning "
-                                                    f"job is in status {status}.", "StopHyperParameterTuningJob")
+                raise _error("ValidationException", f"The request was rejected because the hyperparameter "
+                                                    f"tuning job is in status "
+                                                    f"{status}.", "StopHyperParameterTuningJob")
             self.stop_calls.append((name, None))
             jobs[name].hyper_parameter_tuning_job_status = "Stopping"
             tuning = self.tunings.get(name)
@@ -366,8 +377,9 @@ class TuningEmulator:
         job.hyper_parameter_tuning_end_time = datetime.now(UTC)
 
     # -- ListTrainingJobsForHyperParameterTuningJob --------------------------------------------------
-    def list_training_jobs(self, *, HyperParameterTuningJobName: str, MaxResults: int | None = None,  # noqa: N803
-                           NextToken: str | None = None, SortBy: str | None = None, SortOrder: str | None = None,
+    def list_training_jobs(self, *, HyperParameterTuningJobName: str, MaxResults: int | None = None,
+                           NextToken: str | None = None, SortBy: str | None = None,
+                           SortOrder: str | None = None,
                            StatusEquals: str | None = None) -> dict[str, Any]:
         name = HyperParameterTuningJobName
         self.list_calls.append({"HyperParameterTuningJobName": name, "MaxResults": MaxResults,
@@ -379,9 +391,9 @@ class TuningEmulator:
                              "ListTrainingJobsForHyperParameterTuningJob")
             size = DEFAULT_RESULTS if MaxResults is None else MaxResults
             if not 1 <= size <= MAX_RESULTS:
-                raise _error("ValidationException", f"1 validation error detected: Value '{size}' at 'maxResults' "
-                             f"failed to satisfy constraint: Member must have value less than or equal to "
-                             f"{MAX_RESULTS}", "ListTrainingJobsForHyperParameterTuningJob")
+                raise _error("ValidationException", f"1 validation error detected: Value '{size}' at "
+                             f"'maxResults' failed to satisfy constraint: Member must have value less than "
+                             f"or equal to {MAX_RESULTS}", "ListTrainingJobsForHyperParameterTuningJob")
             tuning = self.tunings.get(name)
             summaries = [self._summary(name, j) for j in (tuning.jobs if tuning else [])]
         if StatusEquals:
@@ -428,7 +440,8 @@ class TuningEmulator:
         objective = tuning.params["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
         if value is not None:
             out["FinalHyperParameterTuningJobObjectiveMetric"] = {"Type": objective["Type"],
-                                                                  "MetricName": objective["MetricName"], "Value": value}
+                                                                  "MetricName": objective["MetricName"],
+                                                                  "Value": value}
             out["ObjectiveStatus"] = "Succeeded"
         else:
             out["ObjectiveStatus"] = "Pending" if fake.training_job_status == "InProgress" else "Failed"
@@ -475,17 +488,19 @@ def _backend() -> Any:
     return sagemaker_backends[ACCOUNT][REGION]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shape(operation: str) -> Any:
     """botocore's input shape of ``operation`` (loading SageMaker's model takes about 0.1 s: once)."""
     import botocore.session
 
-    return botocore.session.get_session().get_service_model("sagemaker").operation_model(operation).input_shape
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return model.operation_model(operation).input_shape
 
 
 def _error(code: str, message: str, operation: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message},
-                        "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": str(uuid.uuid4())}}, operation)
+                        "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": str(uuid.uuid4())}},
+                       operation)
 
 
 # -- moto learns the two calls it lacks ------------------------------------------------------------
@@ -495,7 +510,8 @@ def tuning_apis(emulator: TuningEmulator | Callable[[], TuningEmulator]) -> Iter
     """moto's SageMaker with ListTrainingJobsForHyperParameterTuningJob and StopHyperParameterTuningJob
     answered by ``emulator`` (or by the one a function returns at each call), its errors as SageMaker's:
     the error code and message it would send."""
-    current = emulator if callable(emulator) and not isinstance(emulator, TuningEmulator) else lambda: emulator
+    current = emulator if callable(emulator) and not isinstance(emulator,
+                                                                TuningEmulator) else lambda: emulator
     from moto.core.responses import ActionResult, EmptyResult
     from moto.sagemaker.exceptions import SagemakerClientError
     from moto.sagemaker.responses import SageMakerResponse

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from amt_emulator import TuningEmulator, tuning_apis
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
@@ -95,8 +96,6 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils import json_path
-
-from amt_emulator import TuningEmulator, tuning_apis
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # state_machine/ is not an installed package

@@ -31,7 +31,8 @@ def amt_request(name: str, strategy: str = "amt-bayesian", jobs: int = 6, parall
     """The digits request as an AMT user writes it: SageMaker's RandomSeed, no byohpo StrategyConfig,
     AMT's completion criteria only."""
     raw = digits_request(name, Strategy=strategy, RandomSeed=7,
-                         ResourceLimits={"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": parallel},
+                         ResourceLimits={"MaxNumberOfTrainingJobs": jobs,
+                                         "MaxParallelTrainingJobs": parallel},
                          TuningJobCompletionCriteria={}, **config)
     if "StrategyConfig" not in config:
         del raw["HyperParameterTuningJobConfig"]["StrategyConfig"]
@@ -52,7 +53,8 @@ def loop() -> Iterator[Loop]:
     with byohpo_loop({}) as running:
         values = {}
         for placeholder, value in definition.substitutions.items():
-            values[placeholder] = (running.harness.function_arn(function_name(placeholder.removesuffix("FunctionArn")))
+            function = function_name(placeholder.removesuffix("FunctionArn"))
+            values[placeholder] = (running.harness.function_arn(function)
                                    if placeholder in definition.handlers
                                    else stack_fixture.resolve(value, template))
         running.machines["synthesized"] = running.harness.create_state_machine(
@@ -69,7 +71,8 @@ def sagemaker() -> Any:
 
 
 def s3_json(key: str) -> Any:
-    return json.loads(aws.clients().s3.get_object(Bucket=ENVIRONMENT["BYOHPO_BUCKET"], Key=key)["Body"].read())
+    return json.loads(aws.clients().s3.get_object(Bucket=ENVIRONMENT["BYOHPO_BUCKET"],
+                                                  Key=key)["Body"].read())
 
 
 def invocations(loop: Loop, function: str) -> list[Any]:
@@ -141,8 +144,8 @@ def test_failed_and_stopped_training_jobs_keep_their_reasons_and_values(loop: Lo
         value = accuracy(tuned)
         epochs = int(tuned["num_epoch"])
         if epochs < 20:
-            return TrainingFate("Failed", failure_reason="AlgorithmError: ExecuteUserScriptError: CUDA out of "
-                                                         "memory")
+            return TrainingFate("Failed", failure_reason="AlgorithmError: ExecuteUserScriptError: CUDA out "
+                                                         "of memory")
         if epochs > 40:
             return TrainingFate("Stopped", metrics={OBJECTIVE: value}, secondary_status="MaxRuntimeExceeded")
         if value < 0.93:

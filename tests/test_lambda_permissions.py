@@ -256,13 +256,14 @@ def import_a_tuning_job(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> Non
                                TuningJobCompletionCriteria={})
         del never["HyperParameterTuningJobConfig"]["StrategyConfig"]
         ctx = start.handler({"input": never, "execution": execution_arn("never")}, None)["run"]
-        failed = import_tuning.handler({**event, "run": ctx, "error": {"Error": "SageMaker.ValidationException",
-                                                                        "Cause": "no"}}, None)
+        error = {"Error": "SageMaker.ValidationException", "Cause": "no"}
+        failed = import_tuning.handler({**event, "run": ctx, "error": error}, None)
         assert failed["action"] == "fail"
 
 
 #: Paths no test of ``test_handlers.py`` takes through a handler.
-OWN_SCENARIOS = [("import_a_tuning_job", import_a_tuning_job, "dynamodb"),("finalize_stops_a_running_job", finalize_stops_a_running_job, "dynamodb"),
+OWN_SCENARIOS = [("import_a_tuning_job", import_a_tuning_job, "dynamodb"),
+                 ("finalize_stops_a_running_job", finalize_stops_a_running_job, "dynamodb"),
                  ("warm_start_from_a_tuning_job", warm_start_from_a_tuning_job, "dynamodb"),
                  # DescribeAlgorithm: an AlgorithmName's regexes for a job's log, in Evaluate and Start
                  ("evaluate_reads_an_algorithm_names_log",

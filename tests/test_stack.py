@@ -368,8 +368,8 @@ def test_state_machine_role_runs_tuning_jobs_scoped_by_the_stack_tag(synth: Synt
     mine = on(TUNING_JOBS, "aws:ResourceTag/byohpo:stack")
     assert {a: sorted(v) for a, v in by_action.items()} == {
         "sagemaker:CreateHyperParameterTuningJob": [on(TUNING_JOBS, "aws:RequestTag/byohpo:stack")],
-        "sagemaker:AddTags": sorted([on(TUNING_JOBS, "sagemaker:TaggingAction", "CreateHyperParameterTuningJob"),
-                                     mine]),
+        "sagemaker:AddTags": sorted([mine, on(TUNING_JOBS, "sagemaker:TaggingAction",
+                                              "CreateHyperParameterTuningJob")]),
         "sagemaker:StopHyperParameterTuningJob": [mine],
         "sagemaker:DescribeHyperParameterTuningJob": [on(TUNING_JOBS)],
         "sagemaker:ListTrainingJobsForHyperParameterTuningJob": [on(TUNING_JOBS)],
@@ -379,8 +379,8 @@ def test_state_machine_role_runs_tuning_jobs_scoped_by_the_stack_tag(synth: Synt
     # the role SageMaker's tuner gives its training jobs is passed like a training job's
     passing = [s for s in statements(template, logical_id(stack, stack.state_machine.role))
                if "iam:PassRole" in actions(s)]
-    assert passing and all(s["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-                           for s in passing)
+    to_sagemaker = {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    assert passing and all(s["Condition"] == to_sagemaker for s in passing)
 
 
 def test_another_stack_is_another_tag(synth: Synthesized) -> None:

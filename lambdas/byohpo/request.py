@@ -726,8 +726,9 @@ class _Parser:
             return
         for key in _obj(self.cfg.get("StrategyConfig")):
             if to_snake(str(key)) == "seed":
-                self.error(f"{CONFIG}.StrategyConfig.{key}", "SageMaker's tuner takes no seed in StrategyConfig: "
-                                                              f"give it as {CONFIG}.RandomSeed")
+                self.error(f"{CONFIG}.StrategyConfig.{key}", "SageMaker's tuner takes no seed in "
+                                                              f"StrategyConfig: give it as "
+                                                              f"{CONFIG}.RandomSeed")
         criteria = _obj(self.cfg.get("TuningJobCompletionCriteria"))
         if "MaxFailedTrainingJobs" in criteria:
             self.error(f"{CONFIG}.TuningJobCompletionCriteria.MaxFailedTrainingJobs",
@@ -735,9 +736,9 @@ class _Parser:
         if kind == "Hyperband" and self.cfg.get("TrainingJobEarlyStoppingType") == "Auto":
             # API reference, HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType.
             self.error(f"{CONFIG}.TrainingJobEarlyStoppingType",
-                       "must be Off with amt-hyperband: \"Because the Hyperband strategy has its own advanced "
-                       "internal early stopping mechanism, TrainingJobEarlyStoppingType must be OFF to use "
-                       "Hyperband\" (SageMaker API reference, HyperParameterTuningJobConfig)")
+                       "must be Off with amt-hyperband: \"Because the Hyperband strategy has its own "
+                       "advanced internal early stopping mechanism, TrainingJobEarlyStoppingType must be OFF "
+                       "to use Hyperband\" (SageMaker API reference, HyperParameterTuningJobConfig)")
         if kind == "Grid" and space is not None:
             self.grid_rules(space, definition, tpath)
 

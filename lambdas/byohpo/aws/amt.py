@@ -97,8 +97,9 @@ def tuning_limits(request: TuningRequest) -> list[FieldError]:
     limits = ((request.raw.get(CONFIG) or {}).get("ResourceLimits") or {})
     path = f"{CONFIG}.ResourceLimits"
     if len(request.space) > MAX_TUNED:
-        errors.append(FieldError(f"{CONFIG}.ParameterRanges", f"SageMaker's tuner searches at most {MAX_TUNED} "
-                                                              f"hyperparameters, not {len(request.space)}"))
+        errors.append(FieldError(f"{CONFIG}.ParameterRanges", f"SageMaker's tuner searches at most "
+                                                              f"{MAX_TUNED} hyperparameters, not "
+                                                              f"{len(request.space)}"))
     parallel = limits.get("MaxParallelTrainingJobs")
     if isinstance(parallel, int) and parallel > MAX_PARALLEL:
         errors.append(FieldError(f"{path}.MaxParallelTrainingJobs", f"must be at most {MAX_PARALLEL} for "
@@ -106,8 +107,8 @@ def tuning_limits(request: TuningRequest) -> list[FieldError]:
     jobs, most = limits.get("MaxNumberOfTrainingJobs"), MOST_JOBS.get(request.sagemaker_strategy or "",
                                                                       DEFAULT_MOST_JOBS)
     if isinstance(jobs, int) and jobs > most:
-        errors.append(FieldError(f"{path}.MaxNumberOfTrainingJobs", f"must be at most {most:,} for SageMaker's "
-                                 f"{request.sagemaker_strategy} tuner, not {jobs:,}"))
+        errors.append(FieldError(f"{path}.MaxNumberOfTrainingJobs", f"must be at most {most:,} for "
+                                 f"SageMaker's {request.sagemaker_strategy} tuner, not {jobs:,}"))
     return errors
 
 
@@ -135,6 +136,15 @@ def run_tuning_job(run: RunRecord) -> str:
     return tuning_job_name(run.name, run.token)
 
 
+def run_strategy(run: RunRecord) -> str | None:
+    """AMT's ``Strategy`` when ``run`` is an ``amt-*`` run, else None (also for a request that no longer
+    parses, e.g. of a strategy this version does not know)."""
+    try:
+        return parse_request(run.request).sagemaker_strategy
+    except ValidationError:
+        return None
+
+
 def tuning_job_params(request: TuningRequest, *, name: str, stack: str | None = None, role: str | None = None,
                       parents: Sequence[str] | None = None) -> dict[str, Any]:
     """The CreateHyperParameterTuningJob parameters of an ``amt-*`` request: the request as written
@@ -157,7 +167,8 @@ def tuning_job_params(request: TuningRequest, *, name: str, stack: str | None = 
     for key in _AS_GIVEN:
         if key in cfg:
             config[key] = copy.deepcopy(cfg[key])
-    config["ParameterRanges"] = copy.deepcopy(cfg.get("ParameterRanges") or definition.get("HyperParameterRanges"))
+    ranges = cfg.get("ParameterRanges") or definition.get("HyperParameterRanges")
+    config["ParameterRanges"] = copy.deepcopy(ranges)
     for key in _NOT_SENT:
         definition.pop(key, None)
     if role:
@@ -238,7 +249,8 @@ def request_path(request: TuningRequest, name: str) -> str:
         if field == "ParameterRanges" and "ParameterRanges" not in cfg:
             return f"{request.training_path}.HyperParameterRanges" + rest[len("ParameterRanges"):]
         if field == "HyperParameterTuningJobObjective" and "HyperParameterTuningJobObjective" not in cfg:
-            base = f"{CONFIG}.Objectives[0]" if "Objectives" in cfg else f"{request.training_path}.TuningObjective"
+            base = (f"{CONFIG}.Objectives[0]" if "Objectives" in cfg
+                    else f"{request.training_path}.TuningObjective")
             return base + (f".{tail}" if tail else "")
         return f"{CONFIG}.{rest}" if rest else CONFIG
     return name
@@ -251,8 +263,8 @@ def _field_error(request: TuningRequest, kind: str, name: str, details: Mapping[
         return FieldError(f"{path}.{required}" if path else str(required),
                           "is required by CreateHyperParameterTuningJob")
     if kind == "unknown field":
-        return FieldError(f"{path}.{details.get('unknown_param')}", "is not a CreateHyperParameterTuningJob field "
-                          f"(expected one of {', '.join(details.get('valid_names', ()))})")
+        return FieldError(f"{path}.{details.get('unknown_param')}", "is not a CreateHyperParameterTuningJob "
+                          f"field (expected one of {', '.join(details.get('valid_names', ()))})")
     if kind == "invalid type":
         return FieldError(path, f"must be of type {', '.join(details.get('valid_types', ()))} for "
                                 f"CreateHyperParameterTuningJob, not {type(details.get('param')).__name__}")
@@ -290,9 +302,9 @@ def warm_start_parents(store: Store, request: TuningRequest, sagemaker: Any) -> 
                 amt = None
             if amt is None:
                 errors.append(FieldError(path, f"{parent!r} is a byohpo run of strategy {strategy!r}, which "
-                                               "SageMaker's tuner cannot warm-start from: it reads a parent's "
-                                               "training jobs from a tuning job of its own. Name a tuning job, "
-                                               "or a byohpo run of an amt-* strategy"))
+                                               "SageMaker's tuner cannot warm-start from: it reads a "
+                                               "parent's training jobs from a tuning job of its own. Name a "
+                                               "tuning job, or a byohpo run of an amt-* strategy"))
             elif not run.finished:
                 errors.append(FieldError(path, f"run {parent!r} is {run.status}: warm start needs finished "
                                                "parents"))
@@ -303,7 +315,8 @@ def warm_start_parents(store: Store, request: TuningRequest, sagemaker: Any) -> 
         if desc is None:
             errors.append(FieldError(path, f"no SageMaker tuning job and no byohpo run named {parent!r}"))
         elif desc.get("HyperParameterTuningJobStatus") not in ENDED:
-            errors.append(FieldError(path, f"tuning job {parent!r} is {desc.get('HyperParameterTuningJobStatus')}: "
+            errors.append(FieldError(path, f"tuning job {parent!r} is "
+                                           f"{desc.get('HyperParameterTuningJobStatus')}: "
                                            "warm start needs parents that have ended"))
         else:
             names.append(parent)
@@ -348,7 +361,8 @@ def owned_by(desc: Mapping[str, Any], run: RunRecord, request: TuningRequest) ->
 def list_training_jobs(sagemaker: Any, name: str) -> list[dict[str, Any]]:
     """Every training job the tuning job launched (ListTrainingJobsForHyperParameterTuningJob, all its
     pages), oldest first (by creation time, then name)."""
-    kwargs: dict[str, Any] = {"HyperParameterTuningJobName": name, "MaxResults": 100, "SortBy": "CreationTime",
+    kwargs: dict[str, Any] = {"HyperParameterTuningJobName": name, "MaxResults": 100,
+                              "SortBy": "CreationTime",
                               "SortOrder": "Ascending"}
     out: list[dict[str, Any]] = []
     while True:
@@ -450,18 +464,19 @@ def trials_of(request: TuningRequest, run: RunRecord, summaries: Sequence[Mappin
             elif early and tuning.get("HyperParameterTuningJobStatus") != "Stopped":
                 reason = f"EarlyStopped: SageMaker's tuner stopped this training job early ({early})"
         elif status not in ("Completed", "Failed", "Stopped"):
-            reason = (f"the tuning job ended ({tuning.get('HyperParameterTuningJobStatus')}) while this training "
-                      f"job was {status}")
+            reason = (f"the tuning job ended ({tuning.get('HyperParameterTuningJobStatus')}) while this "
+                      f"training job was {status}")
             status = "Stopped"
         hyperparameters = desc.get("HyperParameters")
-        if not isinstance(hyperparameters, Mapping) or not all(isinstance(v, str) for v in hyperparameters.values()):
+        if not isinstance(hyperparameters, Mapping) or \
+                not all(isinstance(v, str) for v in hyperparameters.values()):
             hyperparameters = {**request.space.static, **{str(k): str(v) for k, v in tuned.items()}}
         out.append(TrialRecord.new(
             run.name, 0, index, params, meta={META_KEY: {"tuning_job": run_tuning_job(run)}},
             hyperparameters=dict(hyperparameters), status=status, values=values or None,
             failure_reason=clip(reason) if reason else None, job_name=job,
-            started_at=iso_timestamp(summary.get("TrainingStartTime")) or (outcome.started_at if outcome else None),
-            ended_at=iso_timestamp(summary.get("TrainingEndTime")) or (outcome.ended_at if outcome else None)))
+            started_at=iso_timestamp(summary.get("TrainingStartTime")) or (outcome and outcome.started_at),
+            ended_at=iso_timestamp(summary.get("TrainingEndTime")) or (outcome and outcome.ended_at)))
     return out
 
 
@@ -538,16 +553,16 @@ def tuning_outcome(request: TuningRequest, desc: Mapping[str, Any], trials: Sequ
     if status == "Stopped":
         if timed_out:
             return _finish(MAX_RUNTIME, f"{prefix} reached its MaxRuntimeInSeconds ({max_runtime} s)")
-        return _finish(STOPPED_BY_USER, f"{prefix} was stopped (StopHyperParameterTuningJob) after {jobs} training "
-                                        f"job{'s' * (jobs != 1)}", status="Stopped")
+        return _finish(STOPPED_BY_USER, f"{prefix} was stopped (StopHyperParameterTuningJob) after {jobs} "
+                                        f"training job{'s' * (jobs != 1)}", status="Stopped")
     target, best = criteria.get("TargetObjectiveMetricValue"), _best_value(desc)
     objective = request.objectives[0]
     if isinstance(target, int | float) and best is not None and not objective.better(target, best):
         return _finish(TARGET, f"{prefix}: {objective.metric} reached {best:.6g}, the target "
                                f"TargetObjectiveMetricValue={target:g}")
     if details.get("ConvergenceDetectedTime"):
-        return _finish(CONVERGENCE, f"{prefix}: SageMaker detected convergence (ConvergenceDetected) after {jobs} "
-                                    "training jobs")
+        return _finish(CONVERGENCE, f"{prefix}: SageMaker detected convergence (ConvergenceDetected) after "
+                                    f"{jobs} training jobs")
     patience = (criteria.get("BestObjectiveNotImproving") or {}).get("MaxNumberOfTrainingJobsNotImproving")
     flat = details.get("NumberOfTrainingJobsObjectiveNotImproving")
     if isinstance(patience, int) and isinstance(flat, int) and flat >= patience:
@@ -616,7 +631,31 @@ def _datetime(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-__all__ = ["ENDED", "MAX_NAME", "MAX_TUNING_BYTES", "META_KEY", "RUNNING", "STOPPED_BY_USER",
-           "TUNING_JOB_FAILED", "Outcome", "tuning_limits", "check_aws", "check_tuning_job", "describe_tuning_job", "import_trials", "import_tuning_job",
-           "list_training_jobs", "owned_by", "request_path", "run_tuning_job", "stop_tuning_job",
-           "trials_of", "tuned_params", "tuning_job_name", "tuning_job_params", "tuning_outcome", "warm_start_parents"]
+__all__ = [
+    "ENDED",
+    "MAX_NAME",
+    "MAX_TUNING_BYTES",
+    "META_KEY",
+    "RUNNING",
+    "STOPPED_BY_USER",
+    "TUNING_JOB_FAILED",
+    "Outcome",
+    "check_aws",
+    "check_tuning_job",
+    "describe_tuning_job",
+    "import_trials",
+    "import_tuning_job",
+    "list_training_jobs",
+    "owned_by",
+    "request_path",
+    "run_strategy",
+    "run_tuning_job",
+    "stop_tuning_job",
+    "trials_of",
+    "tuned_params",
+    "tuning_job_name",
+    "tuning_job_params",
+    "tuning_limits",
+    "tuning_outcome",
+    "warm_start_parents",
+]

@@ -15,7 +15,6 @@ from byohpo.aws.results import write_results
 from byohpo.aws.training import describe_job
 from byohpo.cli._aws import Deployment, add_aws_options, aws_errors, deployment, find_run, run_executions
 from byohpo.cli._common import CommandError, fail
-from byohpo.errors import UnknownStrategyError, ValidationError
 from byohpo.request import parse_request
 from byohpo.store.dynamodb import DynamoDBStore
 from byohpo.store.records import RunRecord, utc_now
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 def stop(deploy: Deployment, store: DynamoDBStore, record: RunRecord) -> list[str]:
     """Stop the execution first (so that no new job starts), then the jobs, then end the run. An
     ``amt-*`` run: :func:`stop_tuning`."""
-    if not record.finished and _sagemaker_strategy(record):
+    if not record.finished and amt.run_strategy(record):
         return stop_tuning(deploy, store, record)
     lines = []
     sfn = deploy.client("stepfunctions")
@@ -139,13 +138,6 @@ def stop_tuning(deploy: Deployment, store: DynamoDBStore, record: RunRecord) -> 
         trials = amt.import_trials(store, request, record, sagemaker, desc)
         lines.append(f"imported {len(trials)} training job{'s' * (len(trials) != 1)} of tuning job {name}")
     return lines + end_run(deploy, store, store.get_run(record.name))
-
-
-def _sagemaker_strategy(record: RunRecord) -> str | None:
-    try:
-        return parse_request(record.request).sagemaker_strategy
-    except (ValidationError, UnknownStrategyError):
-        return None
 
 
 def _message(exc: ClientError) -> str:

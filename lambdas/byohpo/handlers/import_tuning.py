@@ -37,7 +37,8 @@ def import_tuning(event: Mapping[str, Any], *, store: Store, sagemaker: Any) -> 
     outcome = amt.import_tuning_job(store, run_request(run), run, sagemaker, error=error)
     if outcome.action == "wait" and not fits_another(ctx, 0, costs):
         return _answer(ctx, run.version, name, "continue_as_new")
-    log.info("run %s: tuning job %s: %s %s", run.name, name, outcome.action, outcome.stop or outcome.error or "")
+    log.info("run %s: tuning job %s: %s %s", run.name, name, outcome.action,
+             outcome.stop or outcome.error or "")
     return _answer(ctx, store.get_run(run.name).version, name, outcome.action, stop=outcome.stop,
                    error=outcome.error)
 

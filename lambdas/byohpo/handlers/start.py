@@ -63,10 +63,12 @@ def _tuning_job(store: Store, clients: aws.Clients, request: TuningRequest, run:
                 role: str | None) -> dict[str, Any]:
     """An ``amt-*`` run's CreateHyperParameterTuningJob parameters, for the state machine's tuning task
     (the same name in every execution of the run: ``byohpo.aws.amt.tuning_job_name``)."""
-    parents = amt.warm_start_parents(store, request, clients.sagemaker) if request.warm_start_parents else None
+    parents = amt.warm_start_parents(store, request,
+                                     clients.sagemaker) if request.warm_start_parents else None
     params = amt.tuning_job_params(request, name=amt.run_tuning_job(run), stack=aws.stack_name(), role=role,
                                    parents=parents)
-    log.info("run %s: SageMaker's tuner runs it as tuning job %s", run.name, params["HyperParameterTuningJobName"])
+    log.info("run %s: SageMaker's tuner runs it as tuning job %s", run.name,
+             params["HyperParameterTuningJobName"])
     return params
 
 

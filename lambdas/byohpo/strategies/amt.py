@@ -102,8 +102,8 @@ class AmtHyperband(SageMakerTuner):
             n-epochs, n_epochs or num_epochs.
     """
 
-    description = "SageMaker's own Hyperband, which stops weak jobs early (a CreateHyperParameterTuningJob; " \
-                  "AWS only)."
+    description = "SageMaker's own Hyperband, which stops weak jobs early " \
+                  "(a CreateHyperParameterTuningJob; AWS only)."
     sagemaker_strategy = "Hyperband"
     name = "amt-hyperband"
 
@@ -138,7 +138,8 @@ def check_hyperband(config: Any, space: SearchSpace) -> dict[str, int]:
             values[key] = value
     if "MinResource" in values and "MaxResource" in values and values["MinResource"] > values["MaxResource"]:
         errors.append(FieldError(f"{path}.MinResource", f"must not exceed MaxResource "
-                                                        f"({values['MaxResource']}), not {values['MinResource']}"))
+                                                        f"({values['MaxResource']}), not "
+                                                        f"{values['MinResource']}"))
     if "MaxResource" not in config and not any(k in space.static for k in MAX_RESOURCE_KEYS):
         errors.append(FieldError(f"{path}.MaxResource", "is required: SageMaker infers it only from a static "
                                  f"hyperparameter {', '.join(MAX_RESOURCE_KEYS)}, and this request has none "
