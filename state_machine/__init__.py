@@ -47,9 +47,13 @@ TRAINING_ACTIONS = ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJo
 EVENTS_ACTIONS = ("events:PutTargets", "events:PutRule", "events:DescribeRule")
 EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 PASS_ROLE_CONDITION = {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-#: ``createHyperParameterTuningJob.sync``: the actions of Step Functions' policy for it (IAM policies
-#: for SageMaker, https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html, and the
-#: "Tune a machine learning model" sample project's), and AddTags for a create with Tags.
+#: ``createHyperParameterTuningJob.sync``: the actions of Step Functions' policy for it ("IAM policies
+#: for calling Amazon SageMaker AI", CreateHyperParameterTuningJob, Run a Job (.sync):
+#: https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html — Create, Describe, Stop,
+#: ListTrainingJobsForHyperParameterTuningJob; ListTags; the events rule :data:`TUNING_EVENTS_RULE`; the
+#: "Tune a machine learning model" sample project's policy grants the same but the list call,
+#: https://docs.aws.amazon.com/step-functions/latest/dg/sample-hyper-tuning.html), and AddTags for a
+#: create with Tags, as for training jobs (``infra/stack.py``, ``grant_training``: TaggingAction).
 TUNING_ACTIONS = ("sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob",
                   "sagemaker:StopHyperParameterTuningJob",
                   "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:AddTags",

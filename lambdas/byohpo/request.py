@@ -734,7 +734,8 @@ class _Parser:
             self.error(f"{CONFIG}.TuningJobCompletionCriteria.MaxFailedTrainingJobs",
                        "is byohpo's own criterion, which SageMaker's tuner does not have: remove it")
         if kind == "Hyperband" and self.cfg.get("TrainingJobEarlyStoppingType") == "Auto":
-            # API reference, HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType.
+            # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_HyperParameterTuningJobConfig.html
+            # (TrainingJobEarlyStoppingType): SageMaker refuses the create otherwise.
             self.error(f"{CONFIG}.TrainingJobEarlyStoppingType",
                        "must be Off with amt-hyperband: \"Because the Hyperband strategy has its own "
                        "advanced internal early stopping mechanism, TrainingJobEarlyStoppingType must be OFF "

@@ -57,7 +57,9 @@ from byohpo.store.records import RunRecord, TrialRecord
 log = logging.getLogger(__name__)
 
 #: CreateHyperParameterTuningJob: "HyperParameterTuningJobName ... Length Constraints: Minimum length
-#: of 1. Maximum length of 32."
+#: of 1. Maximum length of 32. Pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}"
+#: (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateHyperParameterTuningJob.html;
+#: botocore's model says the same, and ``byohpo.request`` holds a run's name to it).
 MAX_NAME = 32
 #: Tuning job statuses (DescribeHyperParameterTuningJob).
 ENDED = ("Completed", "Failed", "Stopped")
