@@ -243,7 +243,7 @@ def import_a_tuning_job(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> Non
     raw = digits_request("digits-amt-grants", Strategy="amt-random", RandomSeed=7,
                          TuningJobCompletionCriteria={}, **test_handlers.limits(105, 35))
     del raw["HyperParameterTuningJobConfig"]["StrategyConfig"]
-    emulator = TuningEmulator(lambda hp: TrainingFate(metrics={OBJECTIVE: 0.9}))
+    emulator = TuningEmulator(lambda hp: TrainingFate(metrics={OBJECTIVE: 0.9}), parallel_quota=100)
     with tuning_apis(emulator):
         started = start.handler({"input": raw, "execution": execution_arn("amt")}, None)
         emulator.create(aws_env.sagemaker, started["tuning"])
