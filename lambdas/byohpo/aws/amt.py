@@ -63,7 +63,6 @@ log = logging.getLogger(__name__)
 MAX_NAME = 32
 #: Tuning job statuses (DescribeHyperParameterTuningJob).
 ENDED = ("Completed", "Failed", "Stopped")
-RUNNING = ("InProgress", "Stopping")
 #: The run's stop code when its tuning job was stopped by hand (``byohpo stop`` ends runs with it too).
 STOPPED_BY_USER = "StoppedByUser"
 #: The error a run ends with when its tuning job failed, or could not be created.
@@ -595,19 +594,6 @@ def _best_value(desc: Mapping[str, Any]) -> float | None:
     return float(value)
 
 
-def stop_tuning_job(sagemaker: Any, name: str) -> bool:
-    """StopHyperParameterTuningJob, which stops its running training jobs too; False when there was
-    nothing to stop (no such job, or it has ended)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-    except ClientError as exc:
-        log.info("tuning job %s not stopped: %s", name, exc)
-        return False
-    return True
-
-
 # -- helpers ---------------------------------------------------------------------------------------
 
 def _error_text(error: Mapping[str, Any]) -> str:
@@ -638,7 +624,6 @@ __all__ = [
     "MAX_NAME",
     "MAX_TUNING_BYTES",
     "META_KEY",
-    "RUNNING",
     "STOPPED_BY_USER",
     "TUNING_JOB_FAILED",
     "Outcome",
@@ -652,7 +637,6 @@ __all__ = [
     "request_path",
     "run_strategy",
     "run_tuning_job",
-    "stop_tuning_job",
     "trials_of",
     "tuned_params",
     "tuning_job_name",
