@@ -286,6 +286,36 @@ def test_byohpo_stop_without_an_execution_imports_what_ran_and_ends_the_run(
     assert s3_json("runs/digits-amt-orphan/summary.json")["status"] == "Stopped"
 
 
+def test_an_interrupted_amt_run_is_taken_over_and_its_tuning_job_waited_for(loop: Loop) -> None:
+    """The execution that created the tuning job is aborted while the job runs. Starting the run again
+    creates no second tuning job: the create collides (ResourceInUse), Import adopts the run's own job,
+    waits for it (Wait, Import again) and imports it once it ends."""
+    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy, pause_after=2))
+    h, machine, raw = loop.harness, loop.machines["synthesized"], amt_request("digits-amt-adopted", jobs=4)
+    first = h.start(machine, raw, "digits-amt-adopted-1")
+    deadline = time.monotonic() + 60
+    while not any(len(t.jobs) >= 2 for t in tuning.tunings.values()):
+        assert time.monotonic() < deadline, "the tuning job launched no training job"
+        time.sleep(0.01)
+    h.client("stepfunctions").stop_execution(executionArn=first)
+    assert h.wait(first)["status"] == "ABORTED"
+    second = h.start(machine, raw, "digits-amt-adopted-2")
+    while not any(i.result and i.result.get("action") == "wait" for i in invocations(loop, "Import")):
+        assert time.monotonic() < deadline + 60, "Import did not wait for the running tuning job"
+        time.sleep(0.01)
+    (name,) = tuning.tunings
+    tuning.pause_after = None
+    tuning.run(sagemaker(), name)  # the rest of the tuning job (no .sync task polls it now)
+    (execution,) = h.follow(second)
+    assert execution["status"] == "SUCCEEDED", execution
+    assert [(n, code) for n, code in tuning.create_calls] == [(name, None), (name, "ResourceInUse")]
+    trials = store().get_trials("digits-amt-adopted")
+    assert [t.job_name for t in trials] == tuning.tunings[name].jobs and len(trials) == 4
+    run = store().get_run("digits-amt-adopted")
+    assert (run.status, run.stop_code) == ("Completed", "MaxNumberOfTrainingJobs")
+    assert h.wait_sleeps
+
+
 def test_import_reads_every_page_of_a_large_tuning_job(loop: Loop) -> None:
     """More training jobs than one ListTrainingJobsForHyperParameterTuningJob page holds (100), in an
     account whose quota of parallel training jobs per tuning job was raised to 100."""
