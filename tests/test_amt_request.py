@@ -162,3 +162,55 @@ def test_check_tuning_job_refuses_what_create_would_naming_the_request_field() -
     (error,) = refused.value.errors
     assert error.path == "TrainingJobDefinition.StaticHyperParameters.batch_size"
     assert "2500" in error.message
+
+
+# -- how a tuning job's ending reads as the run's ----------------------------------------------------
+
+def described(status: str = "Completed", *, jobs: int = 6, best: float | None = 0.96,
+              failure: str | None = None, criteria: dict[str, Any] | None = None,
+              details: dict[str, Any] | None = None, runtime: int = 600,
+              strategy: str = "Bayesian") -> dict[str, Any]:
+    """A DescribeHyperParameterTuningJob answer, the fields tuning_outcome reads (API reference)."""
+    desc: dict[str, Any] = {
+        "HyperParameterTuningJobName": "digits-amt-a1b2c3", "HyperParameterTuningJobStatus": status,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": strategy,
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": 2,
+                               "MaxRuntimeInSeconds": 3600},
+            "TuningJobCompletionCriteria": criteria or {}},
+        "TuningJobCompletionDetails": details or {}, "ConsumedResources": {"RuntimeInSeconds": runtime}}
+    if best is not None:
+        desc["BestTrainingJob"] = {"FinalHyperParameterTuningJobObjectiveMetric": {
+            "Type": "Maximize", "MetricName": "validation:accuracy", "Value": best}}
+    if failure:
+        desc["FailureReason"] = failure
+    return desc
+
+
+@pytest.mark.parametrize(("desc", "ran", "code", "status"), [
+    (described(criteria={"TargetObjectiveMetricValue": 0.95}), 3, "TargetObjectiveMetricValue", None),
+    (described(details={"ConvergenceDetectedTime": "2026-12-03T10:00:00Z"}), 4, "ConvergenceDetected", None),
+    (described(criteria={"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}},
+               details={"NumberOfTrainingJobsObjectiveNotImproving": 3}), 5, "BestObjectiveNotImproving",
+     None),
+    (described(), 6, "MaxNumberOfTrainingJobs", None),
+    (described(strategy="Grid", jobs=6), 4, "StrategyExhausted", None),
+    (described("Stopped", runtime=3600), 2, "MaxRuntimeInSeconds", None),
+    (described("Stopped"), 2, "StoppedByUser", "Stopped"),
+])
+def test_a_tuning_jobs_ending_maps_to_byohpos_stop_codes(desc: dict[str, Any], ran: int, code: str,
+                                                         status: str | None) -> None:
+    from byohpo.store.records import TrialRecord
+
+    request = parse_request(amt_raw("amt-bayesian"))
+    trials = [TrialRecord.new("digits-amt", 0, i, {}) for i in range(ran)]
+    outcome = amt.tuning_outcome(request, desc, trials)
+    assert outcome.action == "finish" and outcome.stop["code"] == code
+    assert outcome.stop.get("status") == status and "digits-amt-a1b2c3" in outcome.stop["message"]
+
+
+def test_a_failed_tuning_job_fails_the_run_with_its_reason() -> None:
+    request = parse_request(amt_raw("amt-bayesian"))
+    outcome = amt.tuning_outcome(request, described("Failed", failure="ClientError: no data"), [])
+    assert outcome.action == "fail" and outcome.error["Error"] == "TuningJobFailed"
+    assert outcome.error["Cause"].endswith("after 0 training jobs: ClientError: no data")
