@@ -126,6 +126,26 @@ def test_hyperband_config_is_passed_as_sagemakers_own() -> None:
         parse_request(bad)
 
 
+def test_sagemakers_limits_are_refused_before_anything_starts() -> None:
+    """"Resource Limits for Automatic Model Tuning": 30 hyperparameters, 100 parallel training jobs, 750
+    training jobs (Random: 10,000 once raised, which byohpo's one-call import does not take)."""
+    raw = amt_raw("amt-random",
+                  ResourceLimits={"MaxNumberOfTrainingJobs": 751, "MaxParallelTrainingJobs": 101})
+    ranges = raw["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    ranges["CategoricalParameterRanges"] += [{"Name": f"c{i}", "Values": ["a", "b"]} for i in range(28)]
+    with pytest.raises(ValidationError) as refused:
+        amt.check_tuning_job(parse_request(raw))
+    messages = {e.path: e.message for e in refused.value.errors}
+    ranges_error = messages["HyperParameterTuningJobConfig.ParameterRanges"]
+    assert "searches at most 30 hyperparameters, not 31" in ranges_error
+    limits = "HyperParameterTuningJobConfig.ResourceLimits"
+    assert messages[f"{limits}.MaxParallelTrainingJobs"].startswith("must be at most 100")
+    assert "in one Lambda call" in messages[f"{limits}.MaxNumberOfTrainingJobs"]
+    raw["HyperParameterTuningJobConfig"]["Strategy"] = "amt-bayesian"
+    with pytest.raises(ValidationError, match="must be at most 750 for SageMaker's Bayesian tuner, not 751"):
+        amt.check_tuning_job(parse_request(raw))
+
+
 def test_a_seed_belongs_in_random_seed() -> None:
     raw = amt_raw("amt-random")
     raw["HyperParameterTuningJobConfig"]["StrategyConfig"] = {"Seed": 3}

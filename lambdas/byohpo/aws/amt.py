@@ -90,10 +90,14 @@ MAX_TUNED = 30
 MAX_PARALLEL = 100
 MOST_JOBS = {"Random": 10_000}
 DEFAULT_MOST_JOBS = 750
+#: The training jobs one Import reads (a DescribeTrainingJob each, within the Lambda's 300 s): an
+#: ``amt-random`` run above it, which SageMaker allows once the quota is raised, is refused.
+MAX_IMPORTED = 750
 
 
 def tuning_limits(request: TuningRequest) -> list[FieldError]:
-    """Where the request passes :data:`MAX_TUNED`, :data:`MAX_PARALLEL` or :data:`MOST_JOBS`."""
+    """Where the request passes :data:`MAX_TUNED`, :data:`MAX_PARALLEL`, :data:`MOST_JOBS` or
+    :data:`MAX_IMPORTED`."""
     errors = []
     limits = ((request.raw.get(CONFIG) or {}).get("ResourceLimits") or {})
     path = f"{CONFIG}.ResourceLimits"
@@ -110,6 +114,10 @@ def tuning_limits(request: TuningRequest) -> list[FieldError]:
     if isinstance(jobs, int) and jobs > most:
         errors.append(FieldError(f"{path}.MaxNumberOfTrainingJobs", f"must be at most {most:,} for "
                                  f"SageMaker's {request.sagemaker_strategy} tuner, not {jobs:,}"))
+    elif isinstance(jobs, int) and jobs > MAX_IMPORTED:
+        errors.append(FieldError(f"{path}.MaxNumberOfTrainingJobs", f"must be at most {MAX_IMPORTED} for "
+                                 f"an amt-* run, not {jobs:,}: byohpo imports a tuning job's training jobs "
+                                 "in one Lambda call"))
     return errors
 
 
