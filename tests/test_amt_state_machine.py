@@ -316,6 +316,37 @@ def test_an_interrupted_amt_run_is_taken_over_and_its_tuning_job_waited_for(loop
     assert h.wait_sleeps
 
 
+def test_a_warm_start_from_an_amt_run_names_that_runs_tuning_job(loop: Loop) -> None:
+    """WarmStartConfig naming a byohpo run of an amt-* strategy: SageMaker's tuner gets that run's tuning
+    job as the parent (the warm-started task of ``Which tuner?``); a parent that is neither a run nor a
+    tuning job is refused by field before anything starts."""
+    tuning = loop.fresh_tuning(TuningEmulator(known_accuracy))
+    (parent,) = loop.run(amt_request("digits-amt-parent", jobs=2, parallel=2))
+    assert parent["status"] == "SUCCEEDED", parent
+    parent_job = amt.run_tuning_job(store().get_run("digits-amt-parent"))
+    raw = amt_request("digits-amt-child", jobs=2, parallel=2)
+    parents = [{"HyperParameterTuningJobName": "digits-amt-parent"}]
+    raw["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": parents,
+                              "WarmStartType": "IdenticalDataAndAlgorithm"}
+    (child,) = loop.run(raw)
+    assert child["status"] == "SUCCEEDED", child
+    child_job = amt.run_tuning_job(store().get_run("digits-amt-child"))
+    assert tuning.tunings[child_job].params["WarmStartConfig"] == {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent_job}],
+        "WarmStartType": "IdenticalDataAndAlgorithm"}
+    assert "WarmStartConfig" not in tuning.tunings[parent_job].params
+    assert len(store().get_trials("digits-amt-child")) == 2
+
+    raw = amt_request("digits-amt-orphaned", jobs=2, parallel=2)
+    raw["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "no-such"}],
+                              "WarmStartType": "IdenticalDataAndAlgorithm"}
+    (refused,) = loop.run(raw)
+    assert refused["status"] == "FAILED"
+    assert "WarmStartConfig.ParentHyperParameterTuningJobs[0].HyperParameterTuningJobName" in refused["cause"]
+    assert "no SageMaker tuning job and no byohpo run named 'no-such'" in refused["cause"]
+    assert [n for n, _ in tuning.create_calls] == [parent_job, child_job]
+
+
 def test_import_reads_every_page_of_a_large_tuning_job(loop: Loop) -> None:
     """More training jobs than one ListTrainingJobsForHyperParameterTuningJob page holds (100), in an
     account whose quota of parallel training jobs per tuning job was raised to 100."""
