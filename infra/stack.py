@@ -50,6 +50,8 @@ from state_machine import (
     PASS_ROLE_CONDITION,
     SELF_ACTIONS,
     TRAINING_ACTIONS,
+    TUNING_ACTIONS,
+    TUNING_EVENTS_RULE,
     WATCH_SECONDS,
     build_definition,
 )
@@ -61,6 +63,8 @@ RESULTS_PREFIX = "runs/"  # leaderboard.csv and summary.json of each run; writte
 DATA_PREFIX = "data/"  # training data of your own; read by the stack's SageMaker role
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 TRAINING_JOBS_REASON = "Training job names are made per trial at run time: no job can be named here."
+TUNING_JOBS_REASON = ("Tuning job names are made per run at run time (<run>-<token>), and warm-start parents "
+                      "are any tuning job a request names: no job can be named here.")
 
 #: The tag on every training job the state machine creates, its value the stack's name, which the
 #: Lambdas read from :data:`STACK_ENV`. The state machine may create only jobs carrying it, and it and
@@ -81,6 +85,8 @@ FUNCTIONS: dict[str, tuple[str, int, int]] = {
     "Finalize": ("finalize", 512, 120),
     # early stopping: one look at a watched training job, every poll of its Map iteration
     "Watch": ("watch", 512, 120),
+    # SageMaker's own tuner (amt-*): the ended tuning job's training jobs become the run's trials.
+    "Import": ("import_tuning", 512, 300),
 }
 
 #: Every AWS call each Lambda's handler makes, as IAM actions by the resource they act on (see
@@ -126,6 +132,14 @@ LAMBDA_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
         "own_training_jobs": ("sagemaker:StopTrainingJob",),  # the rule stops it (this stack's jobs only)
         "training_logs": ("logs:DescribeLogStreams", "logs:GetLogEvents"),  # its new log lines
         "algorithms": ("sagemaker:DescribeAlgorithm",),  # an AlgorithmName's metric regexes, for those lines
+    },
+    "Import": {
+        # the run and its trials; the imported trials (Put) and the version bump (Update)
+        "table": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+        # the run's tuning job: its status and ending, and every training job it launched
+        "run_tuning_jobs": ("sagemaker:DescribeHyperParameterTuningJob",
+                            "sagemaker:ListTrainingJobsForHyperParameterTuningJob"),
+        "training_jobs": ("sagemaker:DescribeTrainingJob",),  # each job's metrics, times, hyperparameters
     },
 }
 
@@ -367,6 +381,7 @@ class ByohpoStack(cdk.Stack):
             "tuning_jobs": Target((self.format_arn(service="sagemaker", resource="hyper-parameter-tuning-job",
                                                    resource_name="*"),),
                                   "Warm-start parents are any tuning job the request names."),
+            "run_tuning_jobs": self.tuning_jobs(),
             "training_logs": self.training_logs(),
             # Marketplace algorithms belong to their seller's account, so the account is a wildcard.
             "algorithms": Target((self.format_arn(service="sagemaker", resource="algorithm", account="*",
@@ -387,7 +402,8 @@ class ByohpoStack(cdk.Stack):
         definition = build_definition(
             start_fn="${StartFunctionArn}", propose_fn="${ProposeFunctionArn}",
             evaluate_fn="${EvaluateFunctionArn}", finalize_fn="${FinalizeFunctionArn}",
-            watch_fn="${WatchFunctionArn}", watch_seconds=self.settings.watch_seconds)
+            watch_fn="${WatchFunctionArn}", watch_seconds=self.settings.watch_seconds,
+            import_fn="${ImportFunctionArn}")
         machine = sfn.StateMachine(
             self, "Tuning", state_machine_name=self.state_machine_name,
             state_machine_type=sfn.StateMachineType.STANDARD,
@@ -398,6 +414,7 @@ class ByohpoStack(cdk.Stack):
         self.allow(role, ["lambda:InvokeFunction"],
                    Target(tuple(f.function_arn for f in self.functions.values())))
         self.grant_training(role)
+        self.grant_tuning(role)
         self.allow(role, ["iam:PassRole"], Target(tuple(passable_roles), conditions=PASS_ROLE_CONDITION))
         self.allow(role, EVENTS_ACTIONS, Target((self.format_arn(service="events", resource="rule",
                                                                  resource_name=EVENTS_RULE),)))
@@ -455,6 +472,45 @@ class ByohpoStack(cdk.Stack):
         self.allow(role, ["sagemaker:AddTags"], scoped["sagemaker:AddTags"])
         self.allow(role, ["sagemaker:StopTrainingJob", "sagemaker:AddTags"], self.own_training_jobs())
         self.allow(role, ["sagemaker:DescribeTrainingJob", "sagemaker:ListTags"], self.training_jobs())
+
+    # -- SageMaker's own tuner (amt-*) -----------------------------------------------------------
+    def tuning_jobs(self, conditions: Mapping[str, Any] | None = None) -> Target:
+        return Target((self.format_arn(service="sagemaker", resource="hyper-parameter-tuning-job",
+                                       resource_name="*"),), TUNING_JOBS_REASON, conditions)
+
+    def grant_tuning(self, role: iam.IRole) -> None:
+        """The ``createHyperParameterTuningJob.sync`` integration's calls (:data:`TUNING_ACTIONS`), scoped
+        to this stack's tuning jobs by the :data:`STACK_TAG` tag as training jobs are
+        (:meth:`grant_training`): the Service Authorization Reference lists ``aws:RequestTag`` for
+        CreateHyperParameterTuningJob and AddTags, ``sagemaker:TaggingAction`` for AddTags, and
+        ``aws:ResourceTag`` on the ``hyper-parameter-tuning-job`` resource. So:
+
+        * CreateHyperParameterTuningJob only with ``byohpo:stack`` = this stack in the request, and
+          AddTags on creation (``TaggingAction``), which that create holds to this stack;
+        * StopHyperParameterTuningJob and later AddTags only on tuning jobs that carry the tag;
+        * Describe, ListTrainingJobsForHyperParameterTuningJob and ListTags on any: a job that does not
+          exist must read as not found, and reading changes nothing;
+        * the managed rule through which ``.sync`` learns that a tuning job ended.
+
+        The training jobs SageMaker's tuner launches are its own calls, not the state machine's; they
+        run with the definition's RoleArn, which the state machine passes (the stack's iam:PassRole)."""
+        own_request = {"StringEquals": {f"aws:RequestTag/{STACK_TAG}": self.stack_name}}
+        on_create = {"StringEquals": {"sagemaker:TaggingAction": "CreateHyperParameterTuningJob"}}
+        own = {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": self.stack_name}}
+        reads = ["sagemaker:DescribeHyperParameterTuningJob",
+                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:ListTags"]
+        granted = {"sagemaker:CreateHyperParameterTuningJob", "sagemaker:AddTags",
+                   "sagemaker:StopHyperParameterTuningJob", *reads}
+        if granted != set(TUNING_ACTIONS):
+            raise ValueError(f"state_machine.TUNING_ACTIONS is {sorted(TUNING_ACTIONS)}: decide in "
+                             f"infra/stack.py which of the stack's tuning jobs each may act on")
+        self.allow(role, ["sagemaker:CreateHyperParameterTuningJob"], self.tuning_jobs(own_request))
+        self.allow(role, ["sagemaker:AddTags"], self.tuning_jobs(on_create))
+        self.allow(role, ["sagemaker:StopHyperParameterTuningJob", "sagemaker:AddTags"],
+                   self.tuning_jobs(own))
+        self.allow(role, reads, self.tuning_jobs())
+        self.allow(role, EVENTS_ACTIONS, Target((self.format_arn(service="events", resource="rule",
+                                                                 resource_name=TUNING_EVENTS_RULE),)))
 
     def log_state_machine(self, machine: sfn.StateMachine) -> None:
         """Every event of every execution to a log group; states' inputs and outputs (a trial's whole

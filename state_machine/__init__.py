@@ -16,7 +16,11 @@ the Watch Lambda, when built with ``watch_fn`` for early stopping):
   policy naming the machine's own ARN attribute is a dependency cycle. CDK grants this to a
   Distributed Map only when it builds the state itself, not for a definition given as a string;
 * :data:`CHILD_EXECUTION_ACTIONS` on ``arn:aws:states:<region>:<account>:execution:<name>/`` +
-  :data:`MAP_LABEL` + ``:*`` (the Distributed Map's child executions, ``map_mode="DISTRIBUTED"``).
+  :data:`MAP_LABEL` + ``:*`` (the Distributed Map's child executions, ``map_mode="DISTRIBUTED"``);
+* for SageMaker's own tuner (``amt-*`` runs, ``createHyperParameterTuningJob.sync``):
+  :data:`TUNING_ACTIONS` on ``arn:aws:sagemaker:<region>:<account>:hyper-parameter-tuning-job/*``, the
+  same ``iam:PassRole`` (SageMaker's tuner passes the role to the training jobs it creates), and
+  :data:`EVENTS_ACTIONS` on the rule :data:`TUNING_EVENTS_RULE`.
 """
 
 from __future__ import annotations
@@ -45,6 +49,18 @@ TRAINING_ACTIONS = ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJo
 EVENTS_ACTIONS = ("events:PutTargets", "events:PutRule", "events:DescribeRule")
 EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 PASS_ROLE_CONDITION = {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+#: ``createHyperParameterTuningJob.sync``: the actions of Step Functions' policy for it ("IAM policies
+#: for calling Amazon SageMaker AI", CreateHyperParameterTuningJob, Run a Job (.sync):
+#: https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html — Create, Describe, Stop,
+#: ListTrainingJobsForHyperParameterTuningJob; ListTags; the events rule :data:`TUNING_EVENTS_RULE`; the
+#: "Tune a machine learning model" sample project's policy grants the same but the list call,
+#: https://docs.aws.amazon.com/step-functions/latest/dg/sample-hyper-tuning.html), and AddTags for a
+#: create with Tags, as for training jobs (``infra/stack.py``, ``grant_training``: TaggingAction).
+TUNING_ACTIONS = ("sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob",
+                  "sagemaker:StopHyperParameterTuningJob",
+                  "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:AddTags",
+                  "sagemaker:ListTags")
+TUNING_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTuningJobsRule"
 SELF_ACTIONS = ("states:StartExecution",)
 CHILD_EXECUTION_ACTIONS = ("states:DescribeExecution", "states:StopExecution", "states:RedriveExecution")
 
@@ -53,5 +69,5 @@ __all__ = [
     "EVENTS_RULE", "EVENT_COSTS", "LAMBDA_ERRORS", "MAP_LABEL", "MAP_MODES", "OPTIONAL_TRAINING_FIELDS",
     "PASS_ROLE_CONDITION", "PER_TRIAL_FIELDS", "RUN_CLAIMED_ERROR", "SELF_ACTIONS",
     "SUPPORTED_TRAINING_FIELDS", "THROTTLING_ERRORS", "TRAINING_ACTIONS", "TRAINING_ROLE_PATH",
-    "WATCH_SECONDS", "build_definition",
+    "TUNING_ACTIONS", "TUNING_EVENTS_RULE", "WATCH_SECONDS", "build_definition",
 ]

@@ -9,6 +9,15 @@
     Propose, the Map, Evaluate and the continuation catch any error ─► Finalize after error ─► Run failed
     (Propose and Evaluate: ``RunClaimedError`` ─► Claimed by another execution, which drives the run now)
 
+Between Start and Propose, ``Which tuner?`` sends a run of SageMaker's own tuner (``amt-*`` strategies:
+Start's output has ``tuning``) down a branch of its own (:func:`tuning_states`)::
+
+    Which tuner? ─► Tune with SageMaker (createHyperParameterTuningJob.sync) ─► Import ─► Tuning job over?
+        └ other   └ Catch States.ALL ─► Import after a tuning error ───────┘     ├ finish ─► Finalize
+          runs:                                                                ├ fail ─► Finalize after error
+          Propose                  Wait for the tuning job ─► Import ◄── wait ─┤
+                                                                               └ continue_as_new ─►
+
 The Lambdas' events are the contract in ``byohpo.handlers``; the Map's iteration is in
 :mod:`state_machine.training`.
 """
@@ -18,7 +27,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from state_machine.training import ITEM_SELECTOR, TRAINING_ROLE_PATH, item_processor
+from state_machine.training import ITEM_SELECTOR, TRAINING_RETRY, TRAINING_ROLE_PATH, item_processor
 
 LAMBDA_RESOURCE = "arn:aws:states:::lambda:invoke"
 START_EXECUTION_RESOURCE = "arn:aws:states:::states:startExecution"
@@ -68,9 +77,9 @@ FINALIZE_ERROR, RUN_FAILED, CLAIMED = "Finalize after error", "Run failed", "Cla
 #: and the documented events, and moto's histories agree. Every Lambda or SageMaker retry adds 3 more
 #: (TaskScheduled, TaskStarted, TaskFailed), a throttled create's round 13 in an inline Map.
 EVENT_COSTS: dict[str, dict[str, int]] = {
-    "DISTRIBUTED": {"start": 6, "generation": 20, "succeeded_job": 0, "failed_job": 0, "wait": 9,
+    "DISTRIBUTED": {"start": 8, "generation": 20, "succeeded_job": 0, "failed_job": 0, "wait": 9,
                     "finish": 8},
-    "INLINE": {"start": 6, "generation": 18, "succeeded_job": 14, "failed_job": 14, "wait": 9,
+    "INLINE": {"start": 8, "generation": 18, "succeeded_job": 14, "failed_job": 14, "wait": 9,
                "finish": 8},
 }
 
@@ -103,16 +112,16 @@ def _catch_errors() -> list[dict[str, Any]]:
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FINALIZE_ERROR}]
 
 
-def build_definition(*, start_fn: str, propose_fn: str, evaluate_fn: str, finalize_fn: str,
+def build_definition(*, start_fn: str, propose_fn: str, evaluate_fn: str, finalize_fn: str, import_fn: str,
                      sagemaker_role_arn_path_or_value: str = TRAINING_ROLE_PATH,
                      map_mode: str = "DISTRIBUTED", wait_seconds: int = 60, watch_fn: str | None = None,
                      watch_seconds: int = WATCH_SECONDS) -> dict[str, Any]:
     """The state machine definition, a plain dict (``json.dumps`` it).
 
     Args:
-        start_fn, propose_fn, evaluate_fn, finalize_fn: the four Lambdas' ARNs, as the caller will
+        start_fn, propose_fn, evaluate_fn, finalize_fn, import_fn: the Lambdas' ARNs, as the caller will
             resolve them: CDK tokens, or ``${StartFunctionArn}``-style placeholders for
-            ``DefinitionSubstitutions``.
+            ``DefinitionSubstitutions`` (Import settles ``amt-*`` runs: :func:`tuning_states`).
         watch_fn: the Watch Lambda's ARN (``byohpo.handlers.watch``), for early stopping
             (``TrainingJobEarlyStoppingType: "Auto"``): each Map iteration of such a run watches its job
             (:func:`state_machine.training.watched_states`). Distributed Map only. Without it, or in
@@ -175,7 +184,8 @@ def build_definition(*, start_fn: str, propose_fn: str, evaluate_fn: str, finali
     evaluate_payload = {"run.$": "$.run", "generation.$": "$.generation", "results.$": "$.jobs",
                         "event_costs": dict(EVENT_COSTS[map_mode])}
     states: dict[str, Any] = {
-        START: lambda_task(start_fn, start_payload, PROPOSE),
+        START: lambda_task(start_fn, start_payload, WHICH_TUNER),
+        **tuning_states(import_fn, event_costs=EVENT_COSTS[map_mode], wait_seconds=wait_seconds),
         PROPOSE: lambda_task(propose_fn, {"run.$": "$.run"}, ANYTHING_TO_TRAIN, catch=_catch_errors()),
         ANYTHING_TO_TRAIN: {
             "Type": "Choice",
@@ -228,4 +238,76 @@ def build_definition(*, start_fn: str, propose_fn: str, evaluate_fn: str, finali
         "Comment": "byohpo: propose a generation of trials, train them on SageMaker, evaluate, repeat",
         "StartAt": START,
         "States": states,
+    }
+
+
+# -- SageMaker's own tuner (amt-* strategies) -----------------------------------------------------
+
+TUNING_RESOURCE = "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync"
+WHICH_TUNER, TUNE = "Which tuner?", "Tune with SageMaker"
+TUNE_WARM_STARTED = "Tune with SageMaker, warm-started"
+IMPORT, IMPORT_AFTER_ERROR = "Import the tuning job", "Import after a tuning error"
+TUNING_OVER, WAIT_TUNING = "Tuning job over?", "Wait for the tuning job"
+#: The CreateHyperParameterTuningJob parameters Start's ``tuning`` always has (``byohpo.aws.amt``),
+#: each passed as ``"<Field>.$": "$.tuning.<Field>"``; ``WarmStartConfig`` has no neutral value, so a
+#: second task sends it, picked by ``Which tuner?`` with IsPresent (a JSONPath that finds nothing fails
+#: the state with States.Runtime, which no Catch handles).
+TUNING_FIELDS = ("HyperParameterTuningJobName", "HyperParameterTuningJobConfig", "TrainingJobDefinition",
+                 "Tags")
+OPTIONAL_TUNING_FIELDS = ("WarmStartConfig",)
+
+
+def tuning_task(fields: tuple[str, ...]) -> dict[str, Any]:
+    """CreateHyperParameterTuningJob.sync with ``fields`` from Start's ``tuning``. Its result (the tuning
+    job's whole description) is cut to its status; any error, the job failing or being stopped included
+    (``.sync`` fails the task then), goes to Import, which describes the job itself. Retried as a
+    training job's create is, only when SageMaker throttles or lacks capacity: a retried create of a
+    tuning job that exists collides (ResourceInUse), and Import then adopts the run's own."""
+    return {
+        "Type": "Task",
+        "Resource": TUNING_RESOURCE,
+        "Parameters": {f"{name}.$": f"$.tuning.{name}" for name in fields},
+        "ResultSelector": {"HyperParameterTuningJobStatus.$": "$.HyperParameterTuningJobStatus"},
+        "ResultPath": "$.tuned",
+        "Retry": copy.deepcopy(TRAINING_RETRY),
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": IMPORT_AFTER_ERROR}],
+        "Next": IMPORT,
+    }
+
+
+def tuning_states(import_fn: str, *, event_costs: dict[str, int], wait_seconds: int) -> dict[str, Any]:
+    """The branch of an ``amt-*`` run, from ``Which tuner?`` (Start's output has ``tuning``: the
+    tuning job's parameters) to Finalize; any other run goes on to Propose.
+
+    Import (``byohpo.handlers.import_tuning``) answers ``finish`` (Finalize with ``stop``), ``fail``
+    (Finalize after error with ``error``), ``wait`` (a tuning job adopted from an execution that ended
+    still runs: Wait, then Import again) or ``continue_as_new`` (the waiting would outgrow the history).
+    Each Import counts a generation's events (``event_costs``), more than a wait round uses."""
+    payload = {"run.$": "$.run", "event_costs": dict(event_costs)}
+    return {
+        WHICH_TUNER: {
+            "Type": "Choice",
+            "Comment": "SageMaker's own tuner (amt-*): one tuning job; byohpo's strategies: the loop",
+            "Choices": [
+                {"Variable": "$.tuning.WarmStartConfig", "IsPresent": True, "Next": TUNE_WARM_STARTED},
+                {"Variable": "$.tuning", "IsPresent": True, "Next": TUNE},
+            ],
+            "Default": PROPOSE,
+        },
+        TUNE: tuning_task(TUNING_FIELDS),
+        TUNE_WARM_STARTED: tuning_task(TUNING_FIELDS + OPTIONAL_TUNING_FIELDS),
+        IMPORT: lambda_task(import_fn, payload, TUNING_OVER, catch=_catch_errors()),
+        IMPORT_AFTER_ERROR: lambda_task(import_fn, {**payload, "error.$": "$.error"}, TUNING_OVER,
+                                        catch=_catch_errors()),
+        TUNING_OVER: {
+            "Type": "Choice",
+            # No Default: an action this definition does not know fails the execution loudly.
+            "Choices": [
+                {"Variable": "$.action", "StringEquals": "finish", "Next": FINALIZE},
+                {"Variable": "$.action", "StringEquals": "fail", "Next": FINALIZE_ERROR},
+                {"Variable": "$.action", "StringEquals": "wait", "Next": WAIT_TUNING},
+                {"Variable": "$.action", "StringEquals": "continue_as_new", "Next": CONTINUE},
+            ],
+        },
+        WAIT_TUNING: {"Type": "Wait", "Seconds": wait_seconds, "Next": IMPORT},
     }

@@ -11,6 +11,9 @@ be the one AWS runs):
 * ``sagemaker:createTrainingJob.sync`` is unsupported: a SageMaker task (:class:`_SageMakerTask`)
   creates the job in moto's SageMaker and polls DescribeTrainingJob, the job's status, metrics, failure
   reason and logs set by :class:`SageMakerEmulator` (moto's jobs complete at once with fake metrics);
+* ``sagemaker:createHyperParameterTuningJob.sync`` (``amt-*`` runs) likewise (:class:`_SageMakerTasks`),
+  on the harness's :class:`amt_emulator.TuningEmulator` (``harness.tuning``), which also teaches moto
+  ListTrainingJobsForHyperParameterTuningJob and StopHyperParameterTuningJob;
 * ``"RoleArn.$"`` in a task's Parameters is never evaluated (moto's grammar reserves the key for a
   task's credentials; the job would get the path text, or no role): the key is renamed in the
   definition text and renamed back in the task;
@@ -56,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from amt_emulator import TuningEmulator, tuning_apis
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
@@ -549,6 +553,60 @@ class _StartExecutionTask(StateTaskServiceSfn):
     _harness: SfnHarness
 
 
+# -- SageMaker's own tuner (amt-* runs) ----------------------------------------------------------
+
+class _SageMakerTasks(_SageMakerTask):
+    """:class:`_SageMakerTask`, and ``sagemaker:createHyperParameterTuningJob(.sync)`` on the harness's
+    tuning emulator: the create refused as SageMaker refuses it, then DescribeHyperParameterTuningJob
+    polled until the tuning job ends. A tuning job that ended Failed or Stopped fails the task with
+    ``States.TaskFailed`` and its description as the Cause, cut to Step Functions' 32,768 characters,
+    as ``.sync`` does with a training job."""
+
+    def _tuning(self) -> bool:
+        return self.resource.api_action.lower() == "createhyperparametertuningjob"
+
+    def _get_supported_parameters(self) -> set[str] | None:
+        if not self._tuning():
+            return super()._get_supported_parameters()
+        model = self._harness.client("sagemaker").meta.service_model
+        return set(model.operation_model("CreateHyperParameterTuningJob").input_shape.members)
+
+    def _eval_service_task(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict,
+                           state_credentials: Any) -> None:
+        if not self._tuning():
+            return super()._eval_service_task(env, resource_runtime_part, normalised_parameters,
+                                              state_credentials)
+        h = self._harness
+        env.stack.append(h.tuning.create(h.client("sagemaker"), normalised_parameters))
+        return None
+
+    def _build_sync_resolver(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict,
+                             state_credentials: Any) -> Callable[[], Any]:
+        if not self._tuning():
+            return super()._build_sync_resolver(env, resource_runtime_part, normalised_parameters,
+                                                state_credentials)
+        env.stack.pop()  # CreateHyperParameterTuningJob's response
+        h, name = self._harness, normalised_parameters["HyperParameterTuningJobName"]
+
+        def resolve() -> Any:
+            desc = h.tuning.poll(h.client("sagemaker"), name)
+            if desc is None:
+                return None
+            desc = _as_sfn_json(desc)
+            if desc["HyperParameterTuningJobStatus"] == "Completed":
+                return desc
+            cause = json.dumps(desc, separators=(",", ":"))[:CAUSE_LIMIT]
+            raise FailureEventException(self._task_failed(
+                env, StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                StatesErrorNameType.StatesTaskFailed.to_name(), cause))
+
+        return resolve
+
+
+#: Step Functions keeps at most this many characters of an error's Cause.
+CAUSE_LIMIT = 32_768
+
+
 # -- what AWS enforces and moto does not ---------------------------------------------------------
 
 #: Step Functions' quota on a state's input and output, and on a task's result: 256 KiB of UTF-8 JSON
@@ -735,6 +793,8 @@ class SfnHarness:
                  setup: Callable[[SfnHarness], None] | None = None) -> None:
         self.handlers = dict(handlers)
         self.sagemaker = sagemaker or SageMakerEmulator()
+        #: SageMaker's own tuner (amt-* runs); replace it between runs (Loop.fresh_tuning).
+        self.tuning = TuningEmulator(lock=_MOTO_LOCK)
         self.poll_seconds = poll_seconds
         self.time_scale = time_scale
         self.wait_scale = wait_scale
@@ -747,6 +807,7 @@ class SfnHarness:
         self._lambda_errors: dict[str, list[str]] = {}
         #: Lambda function name -> called with each event before its handler (a watched job's clock).
         self.before_invoke: dict[str, Callable[[Any], None]] = {}
+        self._lost_results: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self._stack: contextlib.ExitStack | None = None
@@ -760,6 +821,7 @@ class SfnHarness:
                                              "lambda": {"use_docker": False}}))
         stack.enter_context(self._patched())
         stack.enter_context(_aws_limits(self.payload_sizes))
+        stack.enter_context(tuning_apis(lambda: self.tuning))
         self._stack = stack
         try:
             self.client("logs").create_log_group(logGroupName=TRAINING_LOG_GROUP)
@@ -811,7 +873,7 @@ class SfnHarness:
 
         def service_for(service_name: str) -> Any:
             if service_name == "sagemaker":
-                return _SageMakerTask(harness)
+                return _SageMakerTasks(harness)
             if service_name == "states":
                 task = _StartExecutionTask()
                 task._harness = harness
@@ -864,6 +926,13 @@ class SfnHarness:
         with self._lock:
             self._lambda_errors.setdefault(function, []).extend(codes)
 
+    def lose_results(self, function: str, *codes: str) -> None:
+        """The next invokes of ``function`` run the handler, then fail in Lambda with these error codes
+        (``ServiceException`` -> ``Lambda.ServiceException``): its work is done, its answer lost, and
+        Step Functions retries it."""
+        with self._lock:
+            self._lost_results.setdefault(function, []).extend(codes)
+
     def _invoke(self, parameters: dict, region: str, state_credentials: Any) -> dict[str, Any]:
         arn = parameters["FunctionName"]
         name = arn.split(":function:", 1)[-1].split(":", 1)[0]
@@ -895,6 +964,15 @@ class SfnHarness:
                        "stackTrace": traceback.format_tb(exc.__traceback__)[-5:]}
             return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": payload,
                     "ExecutedVersion": "$LATEST"}
+        with self._lock:
+            lost = self._lost_results.get(name)
+            code = lost.pop(0) if lost else None
+        if code:  # the handler ran and wrote what it writes; its answer never reached Step Functions
+            self.invocations.append(Invocation(name, event, result, error=f"Lambda.{code}"))
+            raise ClientError({"Error": {"Code": code, "Message": f"{code} (injected by the test after the "
+                                                                  "function ran)"},
+                               "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": str(uuid.uuid4())}},
+                              "Invoke")
         self.invocations.append(Invocation(name, event, result))
         return {"StatusCode": 200, "Payload": result, "ExecutedVersion": "$LATEST"}
 
@@ -1053,7 +1131,7 @@ def map_bodies(events: Sequence[Mapping[str, Any]]) -> list[int]:
 
 # -- byohpo's loop on the harness ------------------------------------------------------------------
 
-FUNCTIONS = ("Start", "Propose", "Evaluate", "Finalize", "Watch")
+FUNCTIONS = ("Start", "Propose", "Evaluate", "Finalize", "Watch", "Import")
 ENVIRONMENT = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                "AWS_SECRET_ACCESS_KEY": "testing", "BYOHPO_TABLE": "byohpo-sfn-test",
                "BYOHPO_BUCKET": "byohpo-sfn-results", "BYOHPO_STACK": "byohpo-sfn-stack"}
@@ -1068,11 +1146,11 @@ def function_name(name: str) -> str:
 
 def byohpo_handlers() -> dict[str, Callable[[Any, Any], Any]]:
     """The real handlers, by function name."""
-    from byohpo.handlers import evaluate, finalize, propose, start, watch
+    from byohpo.handlers import evaluate, finalize, import_tuning, propose, start, watch
 
     return {function_name(n): h for n, h in (("Start", start.handler), ("Propose", propose.handler),
                                               ("Evaluate", evaluate.handler), ("Finalize", finalize.handler),
-                                              ("Watch", watch.handler))}
+                                              ("Watch", watch.handler), ("Import", import_tuning.handler))}
 
 
 @dataclass
@@ -1086,6 +1164,17 @@ class Loop:
     def fresh(self, emulator: SageMakerEmulator) -> SageMakerEmulator:
         """A new SageMaker emulator, and the records of earlier runs cleared."""
         self.harness.sagemaker = emulator
+        self.harness.tuning = TuningEmulator(lock=_MOTO_LOCK)
+        self.harness.invocations.clear()
+        self.harness.retry_sleeps.clear()
+        self.harness.wait_sleeps.clear()
+        self.harness.payload_sizes.clear()
+        return emulator
+
+    def fresh_tuning(self, emulator: TuningEmulator) -> TuningEmulator:
+        """A new tuning emulator (SageMaker's own tuner, amt-* runs), on the harness's lock on moto."""
+        emulator.lock = _MOTO_LOCK
+        self.harness.tuning = emulator
         self.harness.invocations.clear()
         self.harness.retry_sleeps.clear()
         self.harness.wait_sleeps.clear()

@@ -310,8 +310,39 @@ def watch_reads_an_algorithm_names_log(aws_env: AwsEnv, monkeypatch: pytest.Monk
     assert answer["done"] and answer["epochs"] == 1
 
 
+def import_a_tuning_job(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ``amt-*`` run: Start hands on the tuning job's parameters, the test plays the state machine's
+    createHyperParameterTuningJob.sync (the tuning emulator on moto, more than one page of training
+    jobs), and Import writes them as trials; then a retried Import, and one after a failed create."""
+    from amt_emulator import TrainingFate, TuningEmulator, tuning_apis
+
+    from byohpo.handlers import import_tuning
+    from state_machine import EVENT_COSTS
+
+    raw = digits_request("digits-amt-grants", Strategy="amt-random", RandomSeed=7,
+                         TuningJobCompletionCriteria={}, **test_handlers.limits(105, 35))
+    del raw["HyperParameterTuningJobConfig"]["StrategyConfig"]
+    emulator = TuningEmulator(lambda hp: TrainingFate(metrics={OBJECTIVE: 0.9}), parallel_quota=100)
+    with tuning_apis(emulator):
+        started = start.handler({"input": raw, "execution": execution_arn("amt")}, None)
+        emulator.create(aws_env.sagemaker, started["tuning"])
+        emulator.run(aws_env.sagemaker, started["tuning"]["HyperParameterTuningJobName"])
+        event = {"run": started["run"], "event_costs": EVENT_COSTS["DISTRIBUTED"]}
+        assert import_tuning.handler(event, None)["action"] == "finish"
+        assert import_tuning.handler(event, None)["action"] == "finish"  # retried: reads, writes nothing
+        assert len(aws_env.store.get_trials(raw["HyperParameterTuningJobName"])) == 105
+        never = digits_request("digits-amt-never", Strategy="amt-random", RandomSeed=7,
+                               TuningJobCompletionCriteria={})
+        del never["HyperParameterTuningJobConfig"]["StrategyConfig"]
+        ctx = start.handler({"input": never, "execution": execution_arn("never")}, None)["run"]
+        error = {"Error": "SageMaker.ValidationException", "Cause": "no"}
+        failed = import_tuning.handler({**event, "run": ctx, "error": error}, None)
+        assert failed["action"] == "fail"
+
+
 #: Paths no test of ``test_handlers.py`` takes through a handler.
-OWN_SCENARIOS = [("finalize_stops_a_running_job", finalize_stops_a_running_job, "dynamodb"),
+OWN_SCENARIOS = [("import_a_tuning_job", import_a_tuning_job, "dynamodb"),
+                 ("finalize_stops_a_running_job", finalize_stops_a_running_job, "dynamodb"),
                  ("warm_start_from_a_tuning_job", warm_start_from_a_tuning_job, "dynamodb"),
                  # DescribeAlgorithm: an AlgorithmName's regexes for a job's log, in Evaluate and Start
                  ("evaluate_reads_an_algorithm_names_log",

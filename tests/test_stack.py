@@ -33,6 +33,8 @@ from state_machine import (
     EVENTS_ACTIONS,
     SELF_ACTIONS,
     TRAINING_ACTIONS,
+    TUNING_ACTIONS,
+    TUNING_EVENTS_RULE,
     WATCH_SECONDS,
     build_definition,
 )
@@ -44,7 +46,9 @@ LOGGED = {"log_execution_data": "true"}
 TRAINING_JOBS = "arn:aws:sagemaker:us-east-1:123456789012:training-job/*"
 HANDLERS = {"Start": "byohpo.handlers.start.handler", "Propose": "byohpo.handlers.propose.handler",
             "Evaluate": "byohpo.handlers.evaluate.handler", "Finalize": "byohpo.handlers.finalize.handler",
-            "Watch": "byohpo.handlers.watch.handler"}
+            "Watch": "byohpo.handlers.watch.handler",
+            "Import": "byohpo.handlers.import_tuning.handler"}
+TUNING_JOBS = "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/*"
 
 
 @pytest.fixture(scope="module")
@@ -106,13 +110,14 @@ def test_resources_are_the_architecture(synth: Synthesized) -> None:
     assert counts == {
         "AWS::DynamoDB::Table": 1, "AWS::S3::Bucket": 1, "AWS::S3::BucketPolicy": 1,
         "AWS::StepFunctions::StateMachine": 1,
-        # Start, Propose, Evaluate, Finalize, Watch (early stopping); CDK's BucketDeployment handler
-        "AWS::Lambda::Function": 6,
-        "AWS::Logs::LogGroup": 6,  # one per loop Lambda, one for the state machine
-        # the five Lambdas', the state machine's, the SageMaker execution role, the deployment handler's
-        "AWS::IAM::Role": 8,
-        # the eight roles' own, and two for actions that take no resource (Resource "*" only there)
-        "AWS::IAM::Policy": 10,
+        # Start, Propose, Evaluate, Finalize, Watch (early stopping), Import (amt-* runs);
+        # CDK's BucketDeployment handler
+        "AWS::Lambda::Function": 7,
+        "AWS::Logs::LogGroup": 7,  # one per loop Lambda, one for the state machine
+        # the six Lambdas', the state machine's, the SageMaker execution role, the deployment handler's
+        "AWS::IAM::Role": 9,
+        # the nine roles' own, and two for actions that take no resource (Resource "*" only there)
+        "AWS::IAM::Policy": 11,
         "Custom::CDKBucketDeployment": 1, "AWS::Lambda::LayerVersion": 1,  # the example's upload
     }
     assert set(synth.template["Outputs"]) == {"StateMachineArn", "TableName", "BucketName",
@@ -266,6 +271,9 @@ def test_each_lambda_may_do_only_what_its_step_needs(synth: Synthesized) -> None
         "Finalize": read | {"dynamodb:UpdateItem"} | logs | {"sagemaker:StopTrainingJob", "s3:PutObject"},
         "Watch": read | {"dynamodb:UpdateItem"} | logs | read_job_logs | {
             "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:DescribeAlgorithm"},
+        "Import": read | write | logs | {
+            "sagemaker:DescribeHyperParameterTuningJob", "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+            "sagemaker:DescribeTrainingJob"},
     }
     assert set(expected) == set(FUNCTIONS)
     table, bucket = logical_id(stack, stack.table), logical_id(stack, stack.bucket)
@@ -290,6 +298,7 @@ def test_each_lambda_may_do_only_what_its_step_needs(synth: Synthesized) -> None
     for name in ("Finalize", "Watch"):
         assert resource(name, "sagemaker:StopTrainingJob") == (
             TRAINING_JOBS, {"StringEquals": {"aws:ResourceTag/byohpo:stack": "Byohpo"}}), name
+    assert resource("Import", "sagemaker:DescribeTrainingJob") == (TRAINING_JOBS, None)
     for name in ("Start", "Evaluate", "Watch"):
         assert resource(name, "sagemaker:DescribeTrainingJob") == (TRAINING_JOBS, None)
         # an AlgorithmName may be a Marketplace seller's, in another account
@@ -302,6 +311,8 @@ def test_state_machine_role_invokes_the_loop_trains_and_continues_as_new(synth: 
     role = logical_id(stack, stack.state_machine.role)
     by_action: dict[str, list[dict[str, Any]]] = {}
     for statement in statements(template, role):
+        if is_tuning(statement, template):  # SageMaker's own tuner: test_state_machine_role_runs_tuning_jobs
+            continue
         for action in actions(statement):
             by_action.setdefault(action, []).append(statement)
 
@@ -340,6 +351,47 @@ def test_state_machine_role_invokes_the_loop_trains_and_continues_as_new(synth: 
         assert {resolve(s["Resource"], template) for s in by_action[action]} == {TRAINING_JOBS}
     (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
     assert machine["Properties"]["StateMachineName"] == "Byohpo-tuning"
+
+
+def is_tuning(statement: dict[str, Any], template: dict[str, Any]) -> bool:
+    """A statement of the amt-* branch: on tuning jobs, or on the tuning jobs' events rule."""
+    text = json.dumps(resolve(statement["Resource"], template))
+    return "hyper-parameter-tuning-job" in text or TUNING_EVENTS_RULE in text
+
+
+def test_state_machine_role_runs_tuning_jobs_scoped_by_the_stack_tag(synth: Synthesized) -> None:
+    """createHyperParameterTuningJob.sync: created only with this stack's tag (which SageMaker copies to
+    the tuning job's training jobs), tagged on creation, stopped and tagged later only when it carries
+    the tag, read freely; and the managed rule .sync watches tuning jobs through."""
+    stack, template = synth.stack, synth.template
+    tuning = [s for s in statements(template, logical_id(stack, stack.state_machine.role))
+              if is_tuning(s, template)]
+    by_action: dict[str, list[str]] = {}
+    for statement in tuning:
+        for action in actions(statement):
+            resource = resolve(statement["Resource"], template)
+            by_action.setdefault(action, []).append(json.dumps([resource, statement.get("Condition")]))
+
+    def on(resource: str, key: str | None = None, value: str = "Byohpo") -> str:
+        return json.dumps([resource, {"StringEquals": {key: value}} if key else None])
+
+    rule = f"arn:aws:events:us-east-1:123456789012:rule/{TUNING_EVENTS_RULE}"
+    mine = on(TUNING_JOBS, "aws:ResourceTag/byohpo:stack")
+    assert {a: sorted(v) for a, v in by_action.items()} == {
+        "sagemaker:CreateHyperParameterTuningJob": [on(TUNING_JOBS, "aws:RequestTag/byohpo:stack")],
+        "sagemaker:AddTags": sorted([mine, on(TUNING_JOBS, "sagemaker:TaggingAction",
+                                              "CreateHyperParameterTuningJob")]),
+        "sagemaker:StopHyperParameterTuningJob": [mine],
+        "sagemaker:DescribeHyperParameterTuningJob": [on(TUNING_JOBS)],
+        "sagemaker:ListTrainingJobsForHyperParameterTuningJob": [on(TUNING_JOBS)],
+        "sagemaker:ListTags": [on(TUNING_JOBS)],
+        **{action: [on(rule)] for action in EVENTS_ACTIONS}}
+    assert set(by_action) == {*TUNING_ACTIONS, *EVENTS_ACTIONS}
+    # the role SageMaker's tuner gives its training jobs is passed like a training job's
+    passing = [s for s in statements(template, logical_id(stack, stack.state_machine.role))
+               if "iam:PassRole" in actions(s)]
+    to_sagemaker = {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    assert passing and all(s["Condition"] == to_sagemaker for s in passing)
 
 
 def test_another_stack_is_another_tag(synth: Synthesized) -> None:

@@ -330,7 +330,7 @@ def test_event_costs_are_the_documented_events_of_the_states_each_step_passes(mo
     assert [processor[n]["Type"] for n in completed] == ["Choice", "Task", "Choice", "Pass"]
     iteration = len(DOCUMENTED_EVENTS["Iteration"]) if mode == INLINE else 0
     expected = {
-        "start": 1 + documented(states, ["Start"], mode),  # and ExecutionStarted
+        "start": 1 + documented(states, ["Start", "Which tuner?"], mode),  # and ExecutionStarted
         "generation": documented(states, generation, mode),
         "succeeded_job": iteration and iteration + documented(processor, completed, mode),
         "failed_job": iteration and iteration + documented(processor, failed, mode),

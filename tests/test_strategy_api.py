@@ -34,9 +34,12 @@ from conftest import (
 import byohpo
 from byohpo import Candidate, Objective, SearchSpace, Trial, ValidationError
 from byohpo.strategies import strategy_class, strategy_options
+from byohpo.strategies.amt import RunsOnSageMakerError, sagemaker_strategy
 from byohpo.strategies.base import to_pascal
 
 NAMES = byohpo.strategy_names()
+#: The strategies that propose here; SageMaker's own tuners (amt-*) run only as a tuning job on AWS.
+PROPOSING = [n for n in NAMES if not sagemaker_strategy(strategy_class(n))]
 HASH_SEEDS = ("0", "4242")
 
 
@@ -100,7 +103,7 @@ def hypervolume(history: Sequence[Trial], objectives: Sequence[Objective], ref: 
 # -- every strategy, one objective -------------------------------------------------------------------
 
 @pytest.mark.parametrize("space_name", ["blog", "mixed"])
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PROPOSING)
 def test_proposals_belong_to_the_space(name: str, space_name: str) -> None:
     space = make_blog_space() if space_name == "blog" else make_mixed_space()
     for n in (1, 3, 8):
@@ -116,7 +119,7 @@ def test_proposals_belong_to_the_space(name: str, space_name: str) -> None:
         assert len(history) >= 3
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PROPOSING)
 def test_same_inputs_same_outputs(name: str, mixed_space: SearchSpace) -> None:
     a, b = build(name, mixed_space, [ACCURACY]), build(name, mixed_space, [ACCURACY])
     ha = run_loop(a, cycling(synthetic_accuracy), generations=4, n=3)
@@ -145,7 +148,7 @@ def hash_seed_traces() -> dict[str, dict[str, Any]]:
     return out
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PROPOSING)
 def test_identical_across_hash_seeds(name: str, hash_seed_traces: dict[str, dict[str, Any]]) -> None:
     traces = [hash_seed_traces[h].get(name) for h in HASH_SEEDS]
     for trace in traces:
@@ -153,7 +156,7 @@ def test_identical_across_hash_seeds(name: str, hash_seed_traces: dict[str, dict
     assert traces[0] == traces[1], f"{name} proposes differently under PYTHONHASHSEED {HASH_SEEDS}"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PROPOSING)
 def test_failed_and_stopped_trials_do_not_crash(name: str, mixed_space: SearchSpace) -> None:
     strategy = build(name, mixed_space, [ACCURACY])
     history = run_loop(strategy, cycling(synthetic_accuracy), generations=20, n=4, max_trials=12)
@@ -161,14 +164,14 @@ def test_failed_and_stopped_trials_do_not_crash(name: str, mixed_space: SearchSp
     assert {t.status for t in history} == {"Completed", "Failed", "Stopped"}
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PROPOSING)
 def test_all_failed_history_does_not_crash(name: str, mixed_space: SearchSpace) -> None:
     strategy = build(name, mixed_space, [ACCURACY])
     history = run_loop(strategy, lambda params: None, generations=20, n=4, max_trials=12)
     assert len(history) >= 12 and all(t.status == "Failed" for t in history)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PROPOSING)
 def test_improves_over_first_generation(name: str, blog_space: SearchSpace) -> None:
     """On the blog's 2-parameter problem, 60 evaluations beat the first generation, for two seeds.
 
@@ -193,7 +196,7 @@ def test_unknown_option_names_strategy_config(name: str, blog_space: SearchSpace
         assert f"StrategyConfig.{key}" in [e.path for e in info.value.errors], str(info.value)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PROPOSING)
 def test_options_pascal_and_snake_case(name: str, blog_space: SearchSpace) -> None:
     """Every option at its default, spelt as in a request (PascalCase) or in Python (snake_case),
     is accepted and changes nothing."""
@@ -208,6 +211,16 @@ def test_options_pascal_and_snake_case(name: str, blog_space: SearchSpace) -> No
     key = next(iter(defaults))
     with pytest.raises(ValidationError, match="given twice"):
         build(name, blog_space, [ACCURACY], options={to_pascal(key): defaults[key], key: defaults[key]})
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - set(PROPOSING)))
+def test_sagemakers_own_tuners_refuse_to_propose_naming_strategy(name: str, blog_space: SearchSpace) -> None:
+    hyperband = {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}}
+    options = hyperband if name == "amt-hyperband" else None
+    strategy = build(name, blog_space, [ACCURACY], options=options)
+    with pytest.raises(RunsOnSageMakerError) as info:
+        strategy.propose([], 3)
+    assert [e.path for e in info.value.errors] == ["Strategy"] and "needs AWS" in str(info.value)
 
 
 # -- two objectives -----------------------------------------------------------------------------------
@@ -237,7 +250,7 @@ def test_multi_objective(name: str, mixed_space: SearchSpace, blog_space: Search
 def trace() -> dict[str, Any]:
     """Every strategy's proposals over a few generations with mixed outcomes, as canonical JSON."""
     out: dict[str, Any] = {}
-    for name in NAMES:
+    for name in PROPOSING:
         try:
             runs = [canonical(run_loop(build(name, make_mixed_space(), [ACCURACY], seed=11),
                                        cycling(synthetic_accuracy), generations=4, n=4))]

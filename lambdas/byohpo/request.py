@@ -42,9 +42,10 @@ from byohpo.errors import FieldError, UnknownStrategyError, ValidationError
 from byohpo.job_tags import too_many_tags
 from byohpo.schema.build import SCHEMA_ID, build_schema, built_schema, schema  # noqa: F401 - the public entry points
 from byohpo.schema.walk import check_structure, json_type
-from byohpo.space import Continuous, SearchSpace
+from byohpo.space import Categorical, Continuous, SearchSpace
 from byohpo.stopping import StoppingRules
 from byohpo.strategies import make_strategy, strategy_class
+from byohpo.strategies.amt import local_refusal, sagemaker_strategy
 from byohpo.strategies.base import Strategy, to_snake
 from byohpo.trials import Objective
 
@@ -93,6 +94,12 @@ class TuningRequest:
     raw: dict[str, Any] = field(repr=False)
     algorithm: str | None = None
     local_channels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sagemaker_strategy(self) -> str | None:
+        """AMT's ``Strategy`` (``Bayesian``, ...) when the run is SageMaker's own tuner (``amt-*``: one
+        tuning job on AWS), else None."""
+        return sagemaker_strategy(strategy_class(self.strategy))
 
     @property
     def builtin_algorithm(self) -> algorithms.BuiltinAlgorithm | None:
@@ -179,6 +186,12 @@ def load_request(path: str | Path) -> TuningRequest:
     return parse_request(raw)
 
 
+def check_runs_here(request: TuningRequest) -> None:
+    """Refuse, naming ``Strategy``, a request only AWS can run: SageMaker's own tuner (``amt-*``)."""
+    if request.sagemaker_strategy:
+        raise ValidationError(local_refusal(request.strategy), f"{CONFIG}.Strategy")
+
+
 def check_local(request: TuningRequest, base_dir: str | Path, *,
                 request_path: str | Path | None = None) -> Path:
     """What the local engine needs before it writes anything, checked: the entry point is a file
@@ -189,7 +202,9 @@ def check_local(request: TuningRequest, base_dir: str | Path, *,
     relative to the request file's folder or one above it (``byohpo run ga.json`` from
     ``examples/digits/`` for a request that says ``examples/digits/train.py``), it says which
     ``--base-dir`` finds it. Also checks ``Local.Channels`` and that a local trial's log can give every
-    objective; without ``Local.EntryPoint``, the built-in algorithm's stand-in is the entry point."""
+    objective; without ``Local.EntryPoint``, the built-in algorithm's stand-in is the entry point. An
+    ``amt-*`` strategy is refused first, naming ``Strategy``: only AWS runs SageMaker's tuner."""
+    check_runs_here(request)
     path = f"{request.training_path}.Local.EntryPoint"
     check_channels(request, base_dir)
     check_local_metrics(request)
@@ -426,6 +441,7 @@ class _Parser:
         strategy, options, seed = self.strategy(name, space, objectives, objective_paths)
         stopping, max_parallel = self.limits()
         parents, warm_start_type = self.warm_start(name)
+        self.sagemaker_rules(strategy, space, definition, tpath)
         if self.raw.get("Autotune") is not None:
             self.error("Autotune", "is not supported: give the ranges in ParameterRanges")
         tags = self.raw.get("Tags")
@@ -698,3 +714,63 @@ class _Parser:
                 names.append(parent_name)
         warm_start_type = config.get("WarmStartType")
         return names, warm_start_type if isinstance(warm_start_type, str) else None
+
+    # -- SageMaker's own tuner (amt-*) ---------------------------------------------------------------
+    def sagemaker_rules(self, strategy: str | None, space: SearchSpace | None, definition: Mapping[str, Any],
+                        tpath: str) -> None:
+        """What SageMaker's tuner refuses, or would ignore, in a request for an ``amt-*`` strategy, named
+        by field before anything starts. byohpo's extensions AMT has no field for are refused
+        (``Objectives`` with several metrics is the strategy's own check); ``Local`` is not sent, as for
+        any training job on AWS, so the same file serves ``byohpo run`` with byohpo's strategies."""
+        if strategy is None:
+            return
+        try:
+            kind = sagemaker_strategy(strategy_class(strategy))
+        except UnknownStrategyError:
+            return
+        if kind is None:
+            return
+        for key in _obj(self.cfg.get("StrategyConfig")):
+            if to_snake(str(key)) == "seed":
+                self.error(f"{CONFIG}.StrategyConfig.{key}", "SageMaker's tuner takes no seed in "
+                                                              f"StrategyConfig: give it as "
+                                                              f"{CONFIG}.RandomSeed")
+        criteria = _obj(self.cfg.get("TuningJobCompletionCriteria"))
+        if "MaxFailedTrainingJobs" in criteria:
+            self.error(f"{CONFIG}.TuningJobCompletionCriteria.MaxFailedTrainingJobs",
+                       "is byohpo's own criterion, which SageMaker's tuner does not have: remove it")
+        if kind == "Hyperband" and self.cfg.get("TrainingJobEarlyStoppingType") == "Auto":
+            # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_HyperParameterTuningJobConfig.html
+            # (TrainingJobEarlyStoppingType): SageMaker refuses the create otherwise.
+            self.error(f"{CONFIG}.TrainingJobEarlyStoppingType",
+                       "must be Off with amt-hyperband: \"Because the Hyperband strategy has its own "
+                       "advanced internal early stopping mechanism, TrainingJobEarlyStoppingType must be OFF "
+                       "to use Hyperband\" (SageMaker API reference, HyperParameterTuningJobConfig)")
+        if kind == "Grid" and space is not None:
+            self.grid_rules(space, definition, tpath)
+
+    def grid_rules(self, space: SearchSpace, definition: Mapping[str, Any], tpath: str) -> None:
+        """AMT's grid: "Only categorical parameters are supported when using the grid search strategy
+        [...] If specified, the value of MaxNumberOfTrainingJobs should equal the total number of distinct
+        categorical combinations possible" (https://docs.aws.amazon.com/sagemaker/latest/dg/
+        automatic-model-tuning-how-it-works.html)."""
+        rpath = (f"{CONFIG}.ParameterRanges" if self.cfg.get("ParameterRanges") is not None
+                 else f"{tpath}.HyperParameterRanges")
+        ranges = _obj(self.cfg.get("ParameterRanges") if self.cfg.get("ParameterRanges") is not None
+                      else definition.get("HyperParameterRanges"))
+        numeric = False
+        for kind in ("ContinuousParameterRanges", "IntegerParameterRanges"):
+            entries = ranges.get(kind)
+            for i, _ in enumerate(entries if isinstance(entries, list) else []):
+                numeric = True
+                self.error(f"{rpath}.{kind}[{i}]", "amt-grid takes categorical ranges only (SageMaker's Grid "
+                                                   "strategy): give this one as CategoricalParameterRanges "
+                                                   "with the values to try")
+        if numeric:
+            return
+        combinations = math.prod(len(p.values) for p in space if isinstance(p, Categorical))
+        jobs = _int(_obj(self.cfg.get("ResourceLimits")).get("MaxNumberOfTrainingJobs"))
+        if jobs is not None and jobs != combinations:
+            self.error(f"{CONFIG}.ResourceLimits.MaxNumberOfTrainingJobs",
+                       f"must be {combinations}, the number of distinct combinations of the categorical "
+                       f"values, not {jobs}: SageMaker's Grid strategy runs each exactly once")

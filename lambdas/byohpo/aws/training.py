@@ -263,38 +263,41 @@ def _limit_error(request: TuningRequest, name: str, message: str) -> FieldError:
     return FieldError(_request_path(request, name), message)
 
 
-def shape_limits(value: Any, shape: Any, path: str = "") -> list[tuple[str, str]]:
+def shape_limits(value: Any, shape: Any, path: str = "", *,
+                 operation: str = "CreateTrainingJob") -> list[tuple[str, str]]:
     """``(path, message)`` for each maximum and pattern of botocore's ``shape`` that ``value`` breaks:
     what botocore's ``ParamValidator`` leaves to the service (it checks types and minima only). Paths
-    are dotted, as ParamValidator's (``ResourceConfig.InstanceCount``, ``Tags[3].Value``)."""
+    are dotted, as ParamValidator's (``ResourceConfig.InstanceCount``, ``Tags[3].Value``); messages name
+    ``operation``, whose input ``shape`` is."""
     out: list[tuple[str, str]] = []
     meta = shape.metadata
     kind = shape.type_name
     if kind == "structure" and isinstance(value, Mapping):
         for name, member in shape.members.items():
             if name in value:
-                out += shape_limits(value[name], member, f"{path}.{name}" if path else name)
+                out += shape_limits(value[name], member, f"{path}.{name}" if path else name,
+                                    operation=operation)
     elif kind == "list" and isinstance(value, list):
         if "max" in meta and len(value) > meta["max"]:
-            out.append((path, f"takes at most {meta['max']} items in CreateTrainingJob, not {len(value)}"))
+            out.append((path, f"takes at most {meta['max']} items in {operation}, not {len(value)}"))
         for i, item in enumerate(value):
-            out += shape_limits(item, shape.member, f"{path}[{i}]")
+            out += shape_limits(item, shape.member, f"{path}[{i}]", operation=operation)
     elif kind == "map" and isinstance(value, Mapping):
         if "max" in meta and len(value) > meta["max"]:
-            out.append((path, f"takes at most {meta['max']} entries in CreateTrainingJob, not {len(value)}"))
+            out.append((path, f"takes at most {meta['max']} entries in {operation}, not {len(value)}"))
         for key, item in value.items():
-            out += shape_limits(key, shape.key, f"{path}.{key}")
-            out += shape_limits(item, shape.value, f"{path}.{key}")
+            out += shape_limits(key, shape.key, f"{path}.{key}", operation=operation)
+            out += shape_limits(item, shape.value, f"{path}.{key}", operation=operation)
     elif kind == "string" and isinstance(value, str):
         if "max" in meta and len(value) > meta["max"]:
-            out.append((path, f"is {len(value)} characters, above CreateTrainingJob's {meta['max']}"))
+            out.append((path, f"is {len(value)} characters, above {operation}'s {meta['max']}"))
         pattern = _pattern(meta.get("pattern"))
         if pattern is not None and not pattern.fullmatch(value):
-            out.append((path, f"{_short(value)} does not match CreateTrainingJob's pattern "
+            out.append((path, f"{_short(value)} does not match {operation}'s pattern "
                               f"{meta['pattern']}"))
     elif kind in ("integer", "long", "float", "double") and isinstance(value, int | float) \
             and not isinstance(value, bool) and "max" in meta and value > meta["max"]:
-        out.append((path, f"must be at most {meta['max']} for CreateTrainingJob, not {value}"))
+        out.append((path, f"must be at most {meta['max']} for {operation}, not {value}"))
     return out
 
 

@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from byohpo.aws.training import check_training
+from byohpo.aws.amt import check_aws
 from byohpo.cli._aws import (
     Deployment,
     add_aws_options,
@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         request = load_request(args.request)
-        check_training(request)  # each trial's CreateTrainingJob parameters, as Start checks them
+        check_aws(request)  # the training jobs' (amt-*: the tuning job's) parameters, as Start checks them
     except ValidationError as exc:
         return report_invalid("start", args.request, exc)
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from byohpo.aws import amt
 from byohpo.aws.results import result_keys
 from byohpo.cli._aws import Deployment, add_aws_options, aws_errors, deployment, find_run, run_executions
 from byohpo.cli._common import CommandError, fail
@@ -54,6 +55,10 @@ def status_lines(deploy: Deployment, record: RunRecord, trials: list[TrialRecord
     info = request_info(record.request)
     lines = [f"{record.name}: {record.status}, {info.strategy or 'unknown strategy'}, "
              f"stack {deploy.stack} ({deploy.region})"]
+    tuner = amt.run_strategy(record)
+    if tuner:
+        lines.append(f"  tuning job  {amt.run_tuning_job(record)} (SageMaker's {tuner} tuner; its training "
+                     f"jobs become trials when it ends)")
     if record.finished:
         lines.append(f"  ended       {record.reason or record.status}")
     if executions:

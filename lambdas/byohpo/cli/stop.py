@@ -1,6 +1,7 @@
 """``byohpo stop NAME [--stack NAME] [--region R]``: stop a run on the deployed stack, as SageMaker's
 StopHyperParameterTuningJob does: its execution, its training jobs in progress, and the run itself
-(``Stopped``, its results written to the bucket like any ended run's)."""
+(``Stopped``, its results written to the bucket like any ended run's). An ``amt-*`` run's tuning job
+is stopped with StopHyperParameterTuningJob itself (:func:`stop_tuning`)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from byohpo.aws import amt
 from byohpo.aws.results import write_results
 from byohpo.aws.training import describe_job
 from byohpo.cli._aws import Deployment, add_aws_options, aws_errors, deployment, find_run, run_executions
 from byohpo.cli._common import CommandError, fail
+from byohpo.request import parse_request
 from byohpo.store.dynamodb import DynamoDBStore
 from byohpo.store.records import RunRecord, utc_now
 
@@ -48,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def stop(deploy: Deployment, store: DynamoDBStore, record: RunRecord) -> list[str]:
-    """Stop the execution first (so that no new job starts), then the jobs, then end the run."""
+    """Stop the execution first (so that no new job starts), then the jobs, then end the run. An
+    ``amt-*`` run: :func:`stop_tuning`."""
+    if not record.finished and amt.run_strategy(record):
+        return stop_tuning(deploy, store, record)
     lines = []
     sfn = deploy.client("stepfunctions")
     for execution in run_executions(deploy, record, status="RUNNING"):
@@ -76,6 +82,12 @@ def stop(deploy: Deployment, store: DynamoDBStore, record: RunRecord) -> list[st
     if record.finished:
         lines.append(f"run {record.name} had ended already: {record.status} ({record.reason})")
         return lines
+    return lines + end_run(deploy, store, record)
+
+
+def end_run(deploy: Deployment, store: DynamoDBStore, record: RunRecord) -> list[str]:
+    """The run ended ``Stopped`` (its unfinished trials too), its results written to the bucket."""
+    lines = []
     reason = "stopped with byohpo stop"
     for trial in store.get_trials(record.name):
         if not trial.finished:
@@ -89,6 +101,43 @@ def stop(deploy: Deployment, store: DynamoDBStore, record: RunRecord) -> list[st
                                                           else ""))
     lines.append(f"  leaderboard {written['leaderboard']}")
     return lines
+
+
+def stop_tuning(deploy: Deployment, store: DynamoDBStore, record: RunRecord) -> list[str]:
+    """An ``amt-*`` run: StopHyperParameterTuningJob, which stops the tuning job and the training jobs it
+    runs. Its execution is left to end the run: the ``.sync`` task fails on the stopped tuning job, and
+    Import writes every training job as a trial and ends the run ``Stopped`` (``StoppedByUser``). With
+    no execution running (it failed, or was stopped by hand), the training jobs are imported here and
+    the run ended as :func:`end_run` ends any."""
+    sagemaker = deploy.client("sagemaker")
+    name = amt.run_tuning_job(record)
+    desc = amt.describe_tuning_job(sagemaker, name)
+    lines = []
+    foreign = desc and amt.owned_by(desc, record, parse_request(record.request))
+    if desc is None:
+        lines.append(f"tuning job {name} does not exist (it was never created)")
+    elif foreign:
+        lines.append(f"tuning job {name} is not this run's ({foreign}): left alone")
+        desc = None
+    elif desc.get("HyperParameterTuningJobStatus") == "InProgress":
+        try:
+            sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+            lines.append(f"stopped tuning job {name} and the training jobs it runs")
+        except ClientError as exc:  # it ended meanwhile
+            lines.append(f"tuning job {name}: {_message(exc)}")
+    else:
+        lines.append(f"tuning job {name} is {desc.get('HyperParameterTuningJobStatus')}")
+    running = run_executions(deploy, record, status="RUNNING")
+    if running:
+        lines.append(f"execution {running[0]['name']} imports its training jobs and ends run {record.name} "
+                     f"Stopped: follow it with `byohpo status {record.name}`")
+        return lines
+    if desc is not None:
+        request = parse_request(record.request)
+        desc = amt.describe_tuning_job(sagemaker, name) or desc
+        trials = amt.import_trials(store, request, record, sagemaker, desc)
+        lines.append(f"imported {len(trials)} training job{'s' * (len(trials) != 1)} of tuning job {name}")
+    return lines + end_run(deploy, store, store.get_run(record.name))
 
 
 def _message(exc: ClientError) -> str:

@@ -17,6 +17,7 @@ from byohpo.strategies import (
     strategy_names,
     strategy_options,
 )
+from byohpo.strategies.amt import sagemaker_strategy
 from byohpo.strategies.base import to_pascal
 
 NOTE = ("Options go in HyperParameterTuningJobConfig.StrategyConfig, spelled as below. Every strategy takes "
@@ -60,9 +61,10 @@ def _list(with_options: bool) -> None:
 
 
 def options(cls: type) -> list[tuple[str, str]]:
-    """``(PascalName, what it is and its default)`` for Seed and each option of ``cls``."""
+    """``(PascalName, what it is and its default)`` for Seed and each option of ``cls``; SageMaker's own
+    tuners (``amt-*``) take no Seed there (theirs is the request's RandomSeed)."""
     docs = option_docs(cls)
-    out = [("Seed", SEED_DOC)]
+    out = [] if sagemaker_strategy(cls) else [("Seed", SEED_DOC)]
     for option, default in strategy_options(cls).items():
         text = docs.get(option, "")
         if default is inspect.Parameter.empty:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from byohpo import standins
-from byohpo.aws.training import check_training
+from byohpo.aws.amt import check_aws
 from byohpo.cli._common import piped
 from byohpo.errors import ValidationError
 from byohpo.request import TuningRequest, check_local, load_request
@@ -34,7 +34,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         request = load_request(args.request)
-        if args.local or request.training.get("Local") is not None:
+        # An amt-* request may keep Local for byohpo's own strategies; only --local asks to run it here.
+        if args.local or (request.training.get("Local") is not None and not request.sagemaker_strategy):
             check_local(request, Path(args.base_dir), request_path=args.request)
     except ValidationError as exc:
         return report_invalid("validate", args.request, exc)
@@ -121,9 +122,12 @@ def aws_summary(request: TuningRequest) -> list[str]:
     """What ``byohpo start`` would still need to run the request on SageMaker (a request with ``Local``
     may leave out what only AWS uses), or that it would take it as it is."""
     try:
-        check_training(request)
+        check_aws(request)
     except ValidationError as exc:
         return ["  on AWS      byohpo start would still need:", *(f"    {e}" for e in exc.errors)]
+    if request.sagemaker_strategy:
+        return [f"  on AWS      ready for byohpo start: one SageMaker tuning job (Strategy "
+                f"{request.sagemaker_strategy}); not runnable with byohpo run"]
     return ["  on AWS      ready for byohpo start"]
 
 

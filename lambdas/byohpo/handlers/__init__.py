@@ -1,11 +1,11 @@
 """AWS Lambda handlers: the tuning loop of ``byohpo.tuning`` split across Step Functions states.
 
-Each handler module (``start``, ``propose``, ``evaluate``, ``finalize``) has a ``handler(event,
-context)`` that parses the event, calls the logic with the process's clients (``byohpo.aws.clients()``,
-made on first use, kept while the Lambda is warm) and returns a small dict. Configuration comes from the
-environment: ``BYOHPO_TABLE`` (DynamoDB table), ``BYOHPO_BUCKET`` (results bucket),
-``BYOHPO_RESULTS_PREFIX`` (default ``runs/``), ``BYOHPO_EVENT_BUDGET`` (history events one execution
-may use before it continues as a new one; default 20,000 of the 25,000 hard limit),
+Each handler module (``start``, ``propose``, ``evaluate``, ``finalize``, ``import_tuning``) has a
+``handler(event, context)`` that parses the event, calls the logic with the process's clients
+(``byohpo.aws.clients()``, made on first use, kept while the Lambda is warm) and returns a small dict.
+Configuration comes from the environment: ``BYOHPO_TABLE`` (DynamoDB table), ``BYOHPO_BUCKET`` (results
+bucket), ``BYOHPO_RESULTS_PREFIX`` (default ``runs/``), ``BYOHPO_EVENT_BUDGET`` (history events one
+execution may use before it continues as a new one; default 20,000 of the 25,000 hard limit),
 ``BYOHPO_LOG_LEVEL`` (of the ``byohpo`` loggers; default ``INFO``), ``BYOHPO_STACK`` (the deploying
 stack's name: every training job is tagged ``byohpo:stack`` with it), ``BYOHPO_PASSABLE_ROLES``
 (comma-separated role ARNs the stack may pass to SageMaker; Start refuses a request with another
@@ -26,7 +26,11 @@ Start
          ``"RunNameSuffix"``, e.g. a schedule's scheduled time, appended to the run name); or, for a
          continuation, ``{"ContinueRun": <run name>, "PreviousExecution": <ARN of the execution that
          continued as new>}``.
-    out: ``{"run": <run context>}`` (``events`` starts at :data:`START_EVENTS`).
+    out: ``{"run": <run context>}`` (``events`` starts at :data:`START_EVENTS`); for an ``amt-*``
+         strategy (SageMaker's own tuner) and a run not finished, also ``"tuning"``: the
+         CreateHyperParameterTuningJob parameters (``byohpo.aws.amt.tuning_job_params``), which the
+         state machine's ``Which tuner?`` sends to ``createHyperParameterTuningJob.sync`` instead of
+         Propose (such a request is checked by ``byohpo.aws.amt.check_tuning_job`` instead).
          Validates the request — its fields, and each trial's CreateTrainingJob parameters against
          botocore's input shape and what the Map's task reads (``byohpo.aws.training.check_training``),
          its ``RoleArn`` against the roles the stack may pass (``BYOHPO_PASSABLE_ROLES``; the fixed
@@ -103,6 +107,21 @@ Finalize
          ``Stopped``, frees it, and writes the leaderboard CSV
          and the summary JSON to ``s3://BYOHPO_BUCKET/BYOHPO_RESULTS_PREFIX<run>/``. Retries rewrite the
          same objects.
+
+Import (``amt-*`` runs: ``import_tuning``)
+    in:  ``{"run", "event_costs"}`` once the tuning task ended, with ``"error": {"Error", "Cause"}``
+         when it caught one (the tuning job failed or was stopped, which fails a ``.sync`` task, or it
+         could not be created).
+    out: ``{"run", "generation": int, "tuning_job": str, "action": "finish" | "fail" | "wait" |
+         "continue_as_new", "stop": null | {"code", "message"[, "status"]}[, "error": {"Error",
+         "Cause"}]}``. Describes the run's tuning job itself (the task's result and ``Cause`` are not
+         read): none (the create failed) or one that is not the run's: ``fail``, the run ends
+         ``Failed`` with the reason; still running (a run taken over from an ended execution):
+         ``wait``, then Import again; ended: its training jobs written as the run's generation 0
+         (``byohpo.aws.amt.import_tuning_job``: tuned values, status, failure reason, metrics, times;
+         once — a retried Import writes nothing and answers the same) and ``finish`` with the stop
+         code its ending maps to (``"status": "Stopped"`` when it was stopped by hand), or ``fail``
+         with its FailureReason when it failed.
 
 Errors (Python class names, which Step Functions matches): ``ValidationError`` (and its
 ``UnknownStrategyError``, ``RunMismatchError``, ``InvalidProposalError``), ``RunClaimedError`` (another

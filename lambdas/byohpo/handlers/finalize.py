@@ -38,7 +38,7 @@ def finalize(event: Mapping[str, Any], *, store: Store, clients: aws.Clients, bu
         status, reason, code = _ending(event)
         if isinstance(event.get("stop"), Mapping):  # no training job succeeded: Failed, with the cause
             stop = conclude(run_request(run), store.get_trials(run.name), StopReason(code, reason))
-            status, reason = stop.run_status, stop.message
+            status, reason = (stop.run_status if status == "Completed" else status), stop.message
         for trial in store.get_trials(run.name):
             if trial.finished:
                 continue
@@ -60,7 +60,9 @@ def _ending(event: Mapping[str, Any]) -> tuple[str, str, str]:
     stop, error = event.get("stop"), event.get("error")
     if isinstance(stop, Mapping) and all(isinstance(stop.get(k), str) for k in ("code", "message")):
         reason = StopReason(stop["code"], stop["message"])
-        return reason.run_status, reason.message, reason.code
+        # An amt-* run's tuning job stopped by hand ends the run Stopped (byohpo.aws.amt).
+        status = stop["status"] if stop.get("status") in ("Stopped", "Failed") else reason.run_status
+        return status, reason.message, reason.code
     if isinstance(error, Mapping):
         text = f"{error.get('Error') or 'Error'}: {error.get('Cause') or 'no cause given'}"
         return "Failed", training.clip(text), ERROR_CODE

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from byohpo import aws
-from byohpo.aws import training, warm_start
+from byohpo.aws import amt, training, warm_start
 from byohpo.aws.algorithm_metrics import metric_log_reader
 from byohpo.aws.results import read_json
 from byohpo.errors import ValidationError
@@ -55,7 +55,22 @@ def start(event: Mapping[str, Any], *, store: Store, clients: aws.Clients) -> di
             _settle_unfinished(store, clients, request, run)
     ctx = RunContext(run.name, execution, event_budget=event_budget())
     log.info("run %s started by %s (version %d, %s)", run.name, execution, run.version, run.status)
+    if request.sagemaker_strategy and not run.finished:
+        return {"run": ctx.to_dict(), "tuning": _tuning_job(store, clients, request, run, role)}
     return {"run": ctx.to_dict()}
+
+
+def _tuning_job(store: Store, clients: aws.Clients, request: TuningRequest, run: RunRecord,
+                role: str | None) -> dict[str, Any]:
+    """An ``amt-*`` run's CreateHyperParameterTuningJob parameters, for the state machine's tuning task
+    (the same name in every execution of the run: ``byohpo.aws.amt.tuning_job_name``)."""
+    parents = amt.warm_start_parents(store, request,
+                                     clients.sagemaker) if request.warm_start_parents else None
+    params = amt.tuning_job_params(request, name=amt.run_tuning_job(run), stack=aws.stack_name(), role=role,
+                                   parents=parents)
+    log.info("run %s: SageMaker's tuner runs it as tuning job %s", run.name,
+             params["HyperParameterTuningJobName"])
+    return params
 
 
 def _new(store: Store, clients: aws.Clients, given: Any, execution: str, role: str | None,
@@ -70,16 +85,18 @@ def _new(store: Store, clients: aws.Clients, given: Any, execution: str, role: s
         if suffix is not None:
             given = with_run_name_suffix(given, suffix)
     request = parse_request(given)
-    if request.early_stopping and not watching:
+    if request.early_stopping and not watching and not request.sagemaker_strategy:
         raise ValidationError(
             '"Auto" needs a state machine whose Map watches each training job, and this one does not: '
             "its Map is INLINE (every look at a job would go into the execution's own history) or it was "
             "built without the Watch Lambda. Deploy the stack's Distributed Map, or set Off",
             f"{CONFIG}.TrainingJobEarlyStoppingType")
-    training.check_training(request, stack=aws.stack_name(), role=role)
+    amt.check_aws(request, stack=aws.stack_name(), role=role)
+    if request.sagemaker_strategy and request.warm_start_parents:  # SageMaker's tuner reads its parents
+        amt.warm_start_parents(store, request, clients.sagemaker)
     training.check_role(request, training.passable_roles(os.environ.get("BYOHPO_PASSABLE_ROLES")), role)
     imported = []
-    if request.warm_start_parents and _fresh(store, request.name):
+    if request.warm_start_parents and not request.sagemaker_strategy and _fresh(store, request.name):
         imported = warm_start.import_trials(store, request, sagemaker=clients.sagemaker)
         warm_start.check_strategy(request, imported)
     try:

@@ -36,6 +36,13 @@ BUILTIN: dict[str, str] = {
     "paes": "byohpo.strategies.paes:PAES",
     "nsga2": "byohpo.strategies.nsga2:NSGA2",
 }
+# SageMaker's own tuner, run as a tuning job by the state machine (AWS only): byohpo.strategies.amt.
+BUILTIN.update({
+    "amt-bayesian": "byohpo.strategies.amt:AmtBayesian",
+    "amt-random": "byohpo.strategies.amt:AmtRandom",
+    "amt-grid": "byohpo.strategies.amt:AmtGrid",
+    "amt-hyperband": "byohpo.strategies.amt:AmtHyperband",
+})
 
 _registered: dict[str, type] = {}
 
