@@ -433,3 +433,20 @@ def test_byohpo_strategies_still_take_the_loop(loop: Loop) -> None:
     assert not invocations(loop, "Import") and invocations(loop, "Propose")
     assert loop.harness.tuning.create_calls == []
     assert all(math.isfinite(t.values[OBJECTIVE]) for t in store().get_trials("digits-not-amt"))
+
+
+def test_auto_early_stopping_of_an_amt_run_is_sagemakers_even_without_a_watching_map(loop: Loop) -> None:
+    """``Auto`` with ``amt-bayesian`` is AMT's own median rule: Start hands it on to the tuning job even
+    when the state machine has no watched Map (INLINE, or no Watch Lambda), where byohpo's own
+    strategies are refused (``test_early_stopping_aws``)."""
+    from aws_fixtures import execution_arn
+
+    from byohpo.errors import ValidationError
+    from byohpo.handlers import start
+
+    raw = amt_request("digits-amt-auto", TrainingJobEarlyStoppingType="Auto")
+    started = start.handler({"input": raw, "execution": execution_arn("amt-auto")}, None)
+    assert started["tuning"]["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] == "Auto"
+    ours = digits_request("digits-own-auto", Strategy="random", TrainingJobEarlyStoppingType="Auto")
+    with pytest.raises(ValidationError, match="TrainingJobEarlyStoppingType"):
+        start.handler({"input": ours, "execution": execution_arn("own-auto")}, None)

@@ -272,8 +272,8 @@ def test_each_lambda_may_do_only_what_its_step_needs(synth: Synthesized) -> None
         "Watch": read | {"dynamodb:UpdateItem"} | logs | read_job_logs | {
             "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:DescribeAlgorithm"},
         "Import": read | write | logs | {
-            "sagemaker:DescribeHyperParameterTuningJob", "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
-            "sagemaker:DescribeTrainingJob"},
+            "sagemaker:DescribeHyperParameterTuningJob",
+            "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:DescribeTrainingJob"},
     }
     assert set(expected) == set(FUNCTIONS)
     table, bucket = logical_id(stack, stack.table), logical_id(stack, stack.bucket)
