@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +34,9 @@ from conftest import (
 
 import byohpo
 from byohpo import Candidate, Objective, SearchSpace, Trial, ValidationError
+from byohpo.request import parse_request
 from byohpo.strategies import strategy_class, strategy_options
-from byohpo.strategies.base import to_pascal
+from byohpo.strategies.base import to_pascal, to_snake
 
 NAMES = byohpo.strategy_names()
 HASH_SEEDS = ("0", "4242")
@@ -208,6 +210,72 @@ def test_options_pascal_and_snake_case(name: str, blog_space: SearchSpace) -> No
     key = next(iter(defaults))
     with pytest.raises(ValidationError, match="given twice"):
         build(name, blog_space, [ACCURACY], options={to_pascal(key): defaults[key], key: defaults[key]})
+
+
+# -- size-like options are bounded --------------------------------------------------------------------
+
+# Every size-like option of every built-in strategy and its documented maximum. PopulationSize 10**9
+# used to pass validation and kill the Propose Lambda with MemoryError after 22 s.
+SIZE_LIMITS: dict[tuple[str, str], int] = {
+    ("random", "BatchSize"): 1_000, ("sobol", "BatchSize"): 1_000, ("grid", "GridResolution"): 10_000,
+    ("bayesian", "NInitial"): 10_000,
+    **{(name, "PopulationSize"): 1_000 for name in ("ga", "pso", "de", "es", "eda", "acs", "paes", "nsga2")},
+    ("ga", "TournamentSize"): 1_000, ("de", "TournamentSize"): 1_000, ("nsga2", "TournamentSize"): 1_000,
+    ("ga", "NumElites"): 1_000, ("eda", "NumElites"): 1_000, ("eda", "NumSelected"): 1_000,
+    ("pso", "NeighborhoodSize"): 1_000, ("acs", "GridResolution"): 10_000,
+    ("paes", "MaxArchiveSize"): 10_000, ("paes", "NumGridDivisions"): 16,
+}
+# Options that take 10**9 because they are not sizes.
+NOT_SIZES = {("sa", "Temperature")}
+
+
+@pytest.mark.parametrize(("name", "option"), sorted(SIZE_LIMITS))
+def test_size_options_have_a_maximum(name: str, option: str, blog_space: SearchSpace) -> None:
+    limit = SIZE_LIMITS[name, option]
+    strategy = build(name, blog_space, [ACCURACY], options={option: limit})
+    if option in ("PopulationSize", "BatchSize"):
+        assert len(strategy.propose([], 1)) == limit
+    for value in (limit + 1, 10**9):
+        with pytest.raises(ValidationError) as info:
+            build(name, blog_space, [ACCURACY], options={option: value})
+        assert [(e.path, e.message) for e in info.value.errors] == [
+            (f"StrategyConfig.{option}", f"must be at most {limit}, not {value}")]
+
+
+@pytest.mark.parametrize(("strategy", "option"), [("ga", "PopulationSize"), ("random", "BatchSize")])
+def test_request_with_a_huge_size_is_refused_at_validation(strategy: str, option: str) -> None:
+    """The issue's two cases, through the request parser that Start and ``byohpo validate`` use."""
+    request = json.loads((Path(__file__).parent / "data" / "request-valid-digits.json").read_text())
+    request["HyperParameterTuningJobConfig"].update(Strategy=strategy, StrategyConfig={option: 10**9})
+    with pytest.raises(ValidationError) as info:
+        parse_request(request)
+    assert [(e.path, e.message) for e in info.value.errors] == [
+        (f"HyperParameterTuningJobConfig.StrategyConfig.{option}", "must be at most 1000, not 1000000000")]
+
+
+@pytest.mark.parametrize(("name", "option"), [
+    (name, to_pascal(option)) for name in NAMES for option in strategy_options(strategy_class(name))])
+def test_every_size_option_is_listed(name: str, option: str, blog_space: SearchSpace) -> None:
+    """Every integer option is a size and must be listed in SIZE_LIMITS (so a new one gets a
+    maximum); every other option refuses 10**9 naming itself, or is listed in NOT_SIZES."""
+    annotation = str(inspect.signature(strategy_class(name).__init__).parameters[to_snake(option)].annotation)
+    if "int" in annotation.replace(" ", "").split("|"):
+        assert (name, option) in SIZE_LIMITS, f"{name}'s integer option {option} is not in SIZE_LIMITS"
+        return
+    try:
+        build(name, blog_space, [ACCURACY], options={option: 10**9})
+    except ValidationError as exc:
+        assert [e.path for e in exc.errors] == [f"StrategyConfig.{option}"]
+    else:
+        assert (name, option) in NOT_SIZES, f"{name} accepts {option} 10**9"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_free_slots_beyond_the_maximum_give_a_bounded_generation(name: str, blog_space: SearchSpace) -> None:
+    """``n`` comes from MaxParallelTrainingJobs, which the request does not bound: 5,000 free slots
+    give at most 1,000 candidates (10**9 would take minutes to fail)."""
+    batch = build(name, blog_space, [ACCURACY]).propose([], 5_000)
+    assert 1 <= len(batch) <= 1_000
 
 
 # -- two objectives -----------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from byohpo.pareto import pareto_front
 from byohpo.space import SearchSpace
 from byohpo.strategies import BUILTIN
 from byohpo.strategies._replay import Batch, Point, Replay
-from byohpo.strategies.base import Strategy, check_int
+from byohpo.strategies.base import MAX_GENERATION, Strategy, check_int
 from byohpo.trials import Candidate, Objective, Trial
 
 #: The fitness of a trial without a usable value (failed, stopped, metric missing).
@@ -91,7 +91,7 @@ class InspyredStrategy(Strategy):
                  population_size: int | None = None) -> None:
         super().__init__(space, objectives, seed=seed)
         if population_size is not None:
-            check_int("population_size", population_size, self.min_population)
+            check_int("population_size", population_size, self.min_population, MAX_GENERATION)
         self.population_size = population_size
 
     @abstractmethod
@@ -175,11 +175,12 @@ class InspyredStrategy(Strategy):
         if not history:
             # Default: the free slots of the first propose, recorded in every candidate's meta so that
             # later proposes read it back and stay a function of the history.
-            return self.population_size or max(int(n), self.min_population)
+            return self.population_size or min(max(int(n), self.min_population), MAX_GENERATION)
         recorded = history[0].meta.get("population_size") if isinstance(history[0].meta, Mapping) else None
         if isinstance(recorded, float) and recorded.is_integer():
             recorded = int(recorded)
-        if isinstance(recorded, bool) or not isinstance(recorded, int) or recorded < self.min_population:
+        if (isinstance(recorded, bool) or not isinstance(recorded, int)
+                or not self.min_population <= recorded <= MAX_GENERATION):
             raise ReplayMismatchError(f"history[0] has no valid population_size in its meta ({recorded!r}): "
                                       f"it was not proposed by {type(self).__name__}")
         if self.population_size not in (None, recorded):

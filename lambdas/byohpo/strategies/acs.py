@@ -51,8 +51,9 @@ class AntColony(InspyredStrategy):
 
     Args:
         population_size: ants, i.e. candidates per generation; default the ``n`` of the first propose
-            (at least 2), recorded in every candidate's meta.
-        grid_resolution: cells per continuous range (and at most per integer range); default 10.
+            (at least 2), recorded in every candidate's meta; at most 1,000.
+        grid_resolution: cells per continuous range (and at most per integer range), 2 to 10,000;
+            default 10.
         bias: probability that an ant takes the most desirable cell (default 0.5, as in inspyred's
             own ant benchmarks).
         evaporation_rate: fraction of the pheromone that evaporates per generation (default 0.1).

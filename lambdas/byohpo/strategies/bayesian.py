@@ -21,12 +21,14 @@ from threadpoolctl import threadpool_limits
 from byohpo.errors import SearchExhausted
 from byohpo.space import Categorical, Continuous, Integer, SearchSpace
 from byohpo.strategies._gp import GaussianProcess, log_ei
-from byohpo.strategies.base import Strategy, check_int
+from byohpo.strategies.base import Strategy, check_int, generation_size
 from byohpo.trials import Candidate, Objective, ParamValue, Trial
 
 _POOL_SOBOL = 10  # 2**10 quasi-random candidates for the acquisition's global search
 _LOCAL_PER_POINT = 128  # perturbations around each of the best observed points
 _N_LOCAL_STARTS = 5  # L-BFGS-B refinements of the acquisition per batch member
+#: Largest ``n_initial``: a design longer than any budget is Sobol search, under another name.
+MAX_INITIAL = 10_000
 _MAX_ENUMERATED = 4096  # a fully discrete space up to this size is searched exhaustively
 # The GP costs O(n^3) per likelihood step: past this many completed trials it sees the best half of
 # them and an even spread of the rest (0.4 s per propose at 200 trials, one core).
@@ -108,7 +110,8 @@ class BayesianOptimization(Strategy):
 
     Args:
         n_initial: trials of the quasi-random (scrambled Sobol) design before the GP takes over;
-            default ``dims + 1`` (at least 5). A propose may mix the design's last points with GP points.
+            default ``dims + 1`` (at least 5), at most 10,000. A propose may mix the design's last points
+            with GP points.
 
     The GP is a Matérn 5/2 kernel with one length scale per parameter, fitted by maximizing the
     marginal likelihood; its inputs are the unit cube and its targets the scores of completed trials,
@@ -127,7 +130,7 @@ class BayesianOptimization(Strategy):
                  n_initial: int | None = None) -> None:
         super().__init__(space, objectives, seed=seed)
         self.n_initial = (max(space.dims + 1, 5) if n_initial is None
-                          else check_int("n_initial", n_initial, 1))
+                          else check_int("n_initial", n_initial, 1, MAX_INITIAL))
         self.encoding = _Encoding(space)
 
     def propose(self, history: Sequence[Trial], n: int) -> list[Candidate]:
@@ -160,7 +163,7 @@ class BayesianOptimization(Strategy):
             if not len(pool):
                 raise SearchExhausted(f"all {math.prod(p.size for p in self.space.params)} points of the "
                                       "search space have been tried")
-        size = max(n, 1) if pool is None else min(max(n, 1), len(pool))
+        size = generation_size(n) if pool is None else min(generation_size(n), len(pool))
         n_design = min(size, max(0, self.n_initial - len(history)))
         modelable = len(ys) >= 2 and np.ptp(ys) > 0
         if not modelable:
