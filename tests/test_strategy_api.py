@@ -5,7 +5,7 @@ purpose. Multi-objective strategies (``max_objectives > 1``) get two objectives 
 ``test_multi_objective`` and one objective everywhere else.
 
 Run as a script (``python tests/test_strategy_api.py --trace``) it prints the canonical JSON of every
-strategy's proposals; the hash-seed test compares two such runs.
+strategy's proposals; the cross-process test compares two such runs, under other hash seeds and clocks.
 """
 
 from __future__ import annotations
@@ -131,14 +131,50 @@ def test_same_inputs_same_outputs(name: str, mixed_space: SearchSpace) -> None:
     assert canonical(ha) == canonical(snapshot), "propose changed the history it was given"
 
 
+# The trace processes differ in everything a strategy must not depend on: the hash seed, and the
+# clock. Two processes started side by side read the same second, so random search seeded from
+# ``int(time.time())`` proposed identically in both and passed; the second process runs with every
+# clock of the standard library shifted by a year and a half second, before anything is imported.
+CLOCK_SHIFTS = (0.0, 366 * 86400 + 0.5)
+_RUN_SHIFTED = """
+import datetime, os, runpy, sys, time
+path, shift = sys.argv[1], float(sys.argv[2])
+for name in ("time", "monotonic", "perf_counter"):
+    real = getattr(time, name)
+    real_ns = getattr(time, name + "_ns")
+    setattr(time, name, lambda real=real: real() + shift)
+    setattr(time, name + "_ns", lambda real_ns=real_ns: real_ns() + int(shift * 1e9))
+
+class _Shifted(datetime.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.datetime.fromtimestamp(time.time(), tz)
+
+    @classmethod
+    def utcnow(cls):
+        return datetime.datetime.fromtimestamp(time.time(), datetime.UTC).replace(tzinfo=None)
+
+    @classmethod
+    def today(cls):
+        return cls.now()
+
+if shift:
+    datetime.datetime = _Shifted
+sys.path.insert(0, os.path.dirname(path))
+sys.argv = [path, "--trace"]
+runpy.run_path(path, run_name="__main__")
+"""
+
+
 @pytest.fixture(scope="module")
 def hash_seed_traces() -> dict[str, dict[str, Any]]:
-    """One subprocess per PYTHONHASHSEED, each running every strategy; run side by side."""
+    """One subprocess per (PYTHONHASHSEED, clock shift), each running every strategy; side by side."""
     procs = {}
-    for hash_seed in HASH_SEEDS:
+    for hash_seed, shift in zip(HASH_SEEDS, CLOCK_SHIFTS, strict=True):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        procs[hash_seed] = subprocess.Popen([sys.executable, __file__, "--trace"], env=env, text=True,
-                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        command = [sys.executable, "-c", _RUN_SHIFTED, __file__, str(shift)]
+        procs[hash_seed] = subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE)
     out = {}
     for hash_seed, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=600)
@@ -147,12 +183,21 @@ def hash_seed_traces() -> dict[str, dict[str, Any]]:
     return out
 
 
+def test_trace_processes_read_different_clocks(hash_seed_traces: dict[str, dict[str, Any]]) -> None:
+    clocks = [hash_seed_traces[h]["_clocks"] for h in HASH_SEEDS]
+    for kind in ("time", "datetime"):
+        apart = clocks[1][kind] - clocks[0][kind]
+        assert CLOCK_SHIFTS[1] - 600 < apart < CLOCK_SHIFTS[1] + 600, (kind, clocks)
+    assert int(clocks[0]["time"]) != int(clocks[1]["time"])
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_identical_across_hash_seeds(name: str, hash_seed_traces: dict[str, dict[str, Any]]) -> None:
+def test_identical_across_processes(name: str, hash_seed_traces: dict[str, dict[str, Any]]) -> None:
     traces = [hash_seed_traces[h].get(name) for h in HASH_SEEDS]
     for trace in traces:
         assert isinstance(trace, str), f"{name} failed in the subprocess: {trace}"
-    assert traces[0] == traces[1], f"{name} proposes differently under PYTHONHASHSEED {HASH_SEEDS}"
+    assert traces[0] == traces[1], (f"{name} proposes differently under PYTHONHASHSEED {HASH_SEEDS} and "
+                                    f"clocks {CLOCK_SHIFTS[1]:.1f} s apart")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -303,8 +348,12 @@ def test_multi_objective(name: str, mixed_space: SearchSpace, blog_space: Search
 # -- the subprocess side of test_identical_across_hash_seeds -----------------------------------------
 
 def trace() -> dict[str, Any]:
-    """Every strategy's proposals over a few generations with mixed outcomes, as canonical JSON."""
-    out: dict[str, Any] = {}
+    """Every strategy's proposals over a few generations with mixed outcomes, as canonical JSON, and
+    the clocks this process read (``_clocks``)."""
+    import datetime
+    import time
+
+    out: dict[str, Any] = {"_clocks": {"time": time.time(), "datetime": datetime.datetime.now().timestamp()}}
     for name in NAMES:
         try:
             runs = [canonical(run_loop(build(name, make_mixed_space(), [ACCURACY], seed=11),
