@@ -98,11 +98,7 @@ class InspyredStrategy(Strategy):
     def evolution(self, random: _random.Random, population_size: int
                   ) -> tuple[EvolutionaryComputation, dict[str, Any]]:
         """The configured inspyred EC and the keyword arguments of its ``evolve()`` except the
-        evaluator (generator, bounder, pop_size, maximize and the algorithm's own arguments).
-
-        Public so that a test can run inspyred's own blocking ``evolve()`` with exactly the
-        configuration the replay uses.
-        """
+        evaluator (generator, bounder, pop_size, maximize and the algorithm's own arguments)."""
 
     def evolve_args(self, population_size: int, **args: Any) -> dict[str, Any]:
         """The ``evolve()`` arguments every algorithm shares, plus its own ``args``."""
