@@ -65,7 +65,14 @@ from byohpo import (
     ValidationError,
 )
 from byohpo.strategies._inspyred import WORST_FITNESS, InspyredStrategy
-from byohpo.strategies._replay import MAX_REVISITS_PER_TRIAL, PATIENCE, Batch, Replay
+from byohpo.strategies._replay import (
+    MAX_FRUITLESS_RESTARTS,
+    MAX_REVISITS_PER_TRIAL,
+    PATIENCE,
+    Batch,
+    Converged,
+    Replay,
+)
 
 NAMES = ["ga", "pso", "de", "es", "sa", "eda", "acs", "paes", "nsga2"]
 MULTI = ["paes", "nsga2"]
@@ -268,22 +275,63 @@ def reference_fitness(name: str, status: str, values: dict[str, float] | None,
     return Pareto(scores) if name in MULTI else scores[0]
 
 
+class Restart(Exception):
+    pass
+
+
+def restarted(generator: Callable, centers: list[list[float]], dims: int) -> Callable:
+    """A restart's generator as documented: one individual in two is a Gaussian perturbation
+    (stdev 0.1 of each range, clipped to the cube) of a best point so far, cycling through them."""
+    count = itertools.count()
+
+    def generate(random: random.Random, args: dict) -> Any:
+        genome = generator(random, args)
+        k = next(count)
+        if centers and k % 2 == 0:
+            genome[:dims] = [min(1.0, max(0.0, x + random.gauss(0.0, 0.1)))
+                             for x in centers[(k // 2) % len(centers)]]
+        return genome
+
+    return generate
+
+
+def best_points(name: str, seen: list[Evaluation], fitness: list[Any], space: SearchSpace
+                ) -> list[list[float]]:
+    """The best evaluated points (the non-dominated ones for PAES and NSGA-II), in order, distinct."""
+    values = [list(f) if name in MULTI else [f] for f in fitness]
+    out: list[list[float]] = []
+    for (_, params, _), v in zip(seen, values, strict=True):
+        if v[0] <= WORST_FITNESS or any(
+                all(a >= b for a, b in zip(w, v, strict=True)) and w != v for w in values):
+            continue
+        u = space.encode(params)
+        if u not in out:
+            out.append(u)
+    return out
+
+
 def reference(name: str, options: dict[str, Any], space: SearchSpace, objectives: Sequence[Objective],
-              seed: int, evaluate: Evaluate, count: int, cache_from: int = 0) -> tuple[list[Evaluation], int]:
+              seed: int, evaluate: Evaluate, count: int, cache_from: int = 0
+              ) -> tuple[list[Evaluation], int, list[int]]:
     """What inspyred's own blocking evolve() evaluates, configured as above with ``random.Random(seed)``,
     answering a point it evaluated before from a cache, as a user paying for each evaluation would:
-    its first ``count`` evaluations, in order, and how many answers came from the cache. The first
-    ``cache_from`` candidates are all evaluated, cached or not (the strategies did so before they
-    skipped repeated points)."""
+    its first ``count`` evaluations, in order, how many answers came from the cache, and the restart
+    each evaluation belongs to. After PATIENCE generations in a row with nothing new, evolve() starts
+    again as the strategies document it: ``random.Random(f"{seed}:restart:{k}")``, its first
+    generation half around the best points so far (ACS: a fresh colony). The first ``cache_from``
+    candidates are all evaluated, cached or not (the strategies did so before they skipped repeated
+    points)."""
     population = 1 if name == "sa" else options.get("PopulationSize", 1)
-    ec, kwargs, evolve = inspyred_evolution(name, random.Random(seed), space, population, options)
     seen: list[Evaluation] = []
+    fitness: list[Any] = []
+    restart_of: list[int] = []
     cache: dict[str, Any] = {}
-    hits = generation = asked = 0
+    hits = generation = asked = stale = restart = 0
 
     def evaluator(candidates: list, args: dict) -> list:
-        nonlocal hits, generation, asked
+        nonlocal hits, generation, asked, stale
         out = []
+        before = len(seen)
         for candidate in candidates:
             genome = genome_of(candidate)
             params = space.decode(genome[: space.dims])
@@ -295,22 +343,40 @@ def reference(name: str, options: dict[str, Any], space: SearchSpace, objectives
             else:
                 seen.append((genome, params, generation))
                 out.append(reference_fitness(name, *evaluate(params), objectives))
+                fitness.append(out[-1])
+                restart_of.append(restart)
                 cache.setdefault(key, out[-1])
         generation += 1
+        stale = 0 if len(seen) > before else stale + 1
+        if stale >= PATIENCE and len(seen) < count:
+            raise Restart
         return out
 
     def enough(population: list, num_generations: int, num_evaluations: int, args: dict) -> bool:
-        # The strategies' guard: PATIENCE generations without a new point end the search.
-        assert num_generations < (count + 1) * PATIENCE, "the reference runs on without new points"
         return len(seen) >= count
 
-    ec.terminator = enough
-    evolve(evaluator=evaluator, **kwargs)
-    return seen[:count], hits
+    while True:
+        rng = random.Random(f"{seed}:restart:{restart}" if restart else seed)
+        ec, kwargs, evolve = inspyred_evolution(name, rng, space, population, options)
+        if restart and name != "acs":
+            kwargs["generator"] = restarted(kwargs["generator"], best_points(name, seen, fitness, space),
+                                            space.dims)
+        ec.terminator = enough
+        try:
+            evolve(evaluator=evaluator, **kwargs)
+            return seen[:count], hits, restart_of[:count]
+        except Restart:
+            assert restart < count, "the reference restarts without new points"
+            restart += 1
+            stale = 0
 
 
 def evaluations(history: Sequence[Trial]) -> list[Evaluation]:
     return [(t.meta["genome"], t.params, t.meta["generation"]) for t in history]
+
+
+def restarts_of(history: Sequence[Trial]) -> list[int]:
+    return [t.meta.get("restart", 0) for t in history]
 
 
 # -- replay equals inspyred --------------------------------------------------------------------------
@@ -344,8 +410,8 @@ def test_replay_equals_inspyred_evolve(name: str, options: dict[str, Any], multi
     strategy = build(name, space, objectives, seed=13, **options)
     history = loop(strategy, evaluate, proposes, n=4)
     assert {t.status for t in history} >= {"Completed", "Failed"}, "the run should exercise failures"
-    expected, revisits = reference(name, options, space, objectives, 13, evaluate, len(history))
-    assert evaluations(history) == expected
+    expected, revisits, restarts = reference(name, options, space, objectives, 13, evaluate, len(history))
+    assert evaluations(history) == expected and restarts_of(history) == restarts
     if name in ("ga", "de", "nsga2"):
         assert revisits > 0, "the run should exercise points inspyred proposes again"
 
@@ -561,16 +627,19 @@ def objectives_for(name: str) -> list[Objective]:
     return [ACCURACY, SECONDS] if name in MULTI else [ACCURACY]
 
 
-def run_until_exhausted(strategy: InspyredStrategy, evaluate: Evaluate, proposes: int, n: int = 6
-                        ) -> tuple[list[Trial], SearchExhausted | None]:
-    """``loop``, until the strategy raises SearchExhausted (returned) or ``proposes`` are done."""
+def run_until_exhausted(strategy: InspyredStrategy, evaluate: Evaluate, proposes: int, n: int = 6,
+                        budget: int | None = None) -> tuple[list[Trial], SearchExhausted | None]:
+    """``loop``, until the strategy raises SearchExhausted (returned), ``proposes`` are done or the
+    history holds ``budget`` trials (the last generation cut to it, as the engine does)."""
     history: list[Trial] = []
     for _ in range(proposes):
+        if budget is not None and len(history) >= budget:
+            break
         try:
             batch = strategy.propose(history, n)
         except SearchExhausted as exc:
             return history, exc
-        for candidate in batch:
+        for candidate in batch[: None if budget is None else budget - len(history)]:
             params, meta = json.loads(json.dumps(candidate.params)), json.loads(json.dumps(candidate.meta))
             history.append(Trial(params, meta, *evaluate(params)))  # type: ignore[misc]
     return history, None
@@ -611,9 +680,10 @@ def test_replay_equals_inspyred_evolve_on_a_tiny_space(name: str) -> None:
     with nothing new, which the replay steps over within one propose."""
     strategy = build(name, make_tiny_space(), objectives_for(name), seed=11, **SIX.get(name, {}))
     history, _ = run_until_exhausted(strategy, tiny_values, 6)
-    expected, revisits = reference(name, SIX.get(name, {}), strategy.space, strategy.objectives, 11,
-                                   tiny_values, len(history))
+    expected, revisits, restarts = reference(name, SIX.get(name, {}), strategy.space, strategy.objectives,
+                                             11, tiny_values, len(history))
     assert evaluations(history) == expected and revisits > 0
+    assert restarts_of(history) == restarts
     generations = [t.meta["generation"] for t in history]
     assert generations == sorted(generations)
     if name not in ("ga", "de", "eda"):  # these three converge within two generations here
@@ -623,21 +693,48 @@ def test_replay_equals_inspyred_evolve_on_a_tiny_space(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_converged_population_ends_the_search(name: str) -> None:
+def test_a_finite_space_ends_the_search_once_every_point_is_tried(name: str) -> None:
+    """The population converges long before 8 points are tried: restarts find the others, and only
+    then does the search end."""
     strategy = build(name, make_tiny_space(), objectives_for(name), seed=2, **SIX.get(name, {}))
     history, exhausted = run_until_exhausted(strategy, tiny_values, 60)
-    assert exhausted is not None, "the search should end on 8 points"
-    assert str(exhausted).startswith(f"{name}: the population ")
-    assert len(history) <= 8 and len(set(points(history))) == len(history)
-    with pytest.raises(SearchExhausted, match=f"^{name}: "):  # again: it is a function of the history
+    assert str(exhausted) == f"{name}: all 8 points of the search space have been tried"
+    assert len(set(points(history))) == len(history) == 8
+    with pytest.raises(SearchExhausted, match=f"^{name}: all 8 "):  # again: a function of the history
         strategy.propose(history, 6)
 
 
-def test_converged_message() -> None:
-    strategy = build("ga", make_tiny_space(), seed=2, PopulationSize=6)
-    _, exhausted = run_until_exhausted(strategy, tiny_values, 60)
-    assert str(exhausted) == (f"ga: the population converged; the last {PATIENCE} generations proposed "
-                              "only evaluated points")
+# 300 points: the populations converge well before a budget of 60 is spent (EDA after 20 trials).
+SMALL_RANGES: dict[str, Any] = {
+    "IntegerParameterRanges": [{"Name": "a", "MinValue": "0", "MaxValue": "9"},
+                               {"Name": "b", "MinValue": "0", "MaxValue": "9"}],
+    "CategoricalParameterRanges": [{"Name": "c", "Values": ["x", "y", "z"]}]}
+
+
+def small_values(params: dict[str, Any]) -> tuple[str, dict[str, float] | None]:
+    loss = (params["a"] - 3) ** 2 + (params["b"] - 6) ** 2 + "xyz".index(params["c"])
+    return "Completed", {ACCURACY.metric: -loss, SECONDS.metric: float(params["a"] + params["b"])}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_converged_population_restarts_and_spends_the_budget(name: str) -> None:
+    """Issue: a converged population ended a run with budget left (SearchExhausted). Now it restarts
+    (half around the best, half at random), says so in its candidates' meta, and proposes what
+    inspyred's evolve() restarted as documented proposes."""
+    space = SearchSpace.from_sagemaker(SMALL_RANGES)
+    strategy = build(name, space, objectives_for(name), seed=1, **SIX.get(name, {}))
+    history, exhausted = run_until_exhausted(strategy, small_values, 60, budget=60)
+    assert exhausted is None and len(history) == 60
+    assert len(set(points(history))) == len(history)
+    restarts = restarts_of(history)
+    assert restarts == sorted(restarts)
+    if name not in ("acs", "paes", "nsga2"):  # still searching after 60 trials here
+        assert restarts[-1] > 0, "the population should have converged and restarted"
+        first = restarts.index(1)
+        assert history[first].meta["generation"] > history[first - 1].meta["generation"]
+    expected, _, expected_restarts = reference(name, SIX.get(name, {}), space, strategy.objectives, 1,
+                                               small_values, len(history))
+    assert evaluations(history) == expected and restarts == expected_restarts
 
 
 def toy_replay(count: int, population: int = 1) -> Replay:
@@ -654,7 +751,7 @@ def test_guard_counts_generations_with_nothing_new() -> None:
     assert replay([[0], [1]], {}) == [0.0, 1.0], "a new point resets the count"
     for _ in range(PATIENCE - 1):
         replay([[1]], {})
-    with pytest.raises(SearchExhausted, match=f"^toy: the population converged; the last {PATIENCE} "):
+    with pytest.raises(Converged, match=f"^toy: the population converged; the last {PATIENCE} "):
         replay([[1]], {})
 
 
@@ -663,8 +760,37 @@ def test_guard_bounds_the_revisits_of_one_replay() -> None:
     replay = toy_replay(2, population=3)
     replay([[0]], {})
     assert len(replay([[0]] * limit + [[1]], {})) == limit + 1
-    with pytest.raises(SearchExhausted, match=r"^toy: the population keeps proposing evaluated points"):
+    with pytest.raises(Converged, match=r"^toy: the population keeps proposing evaluated points"):
         replay([[0]], {})
+
+
+def test_restarts_that_find_nothing_new_end_the_search() -> None:
+    replay = toy_replay(3)
+    replay([[0]], {})
+    replay.restart()  # the first run took a position: not fruitless
+    assert (replay.restarts, replay.fruitless) == (1, 0)
+    replay([[0], [1]], {})
+    replay.restart()  # took position 1
+    assert replay.fruitless == 0
+    for k in range(1, MAX_FRUITLESS_RESTARTS):  # each answered from evaluated points only
+        replay([[0], [1]], {})
+        replay.restart()
+        assert replay.fruitless == k
+    with pytest.raises(SearchExhausted, match=f"^toy: the population converged, and {MAX_FRUITLESS_RESTARTS} "
+                                              "restarts in a row found no untried point"):
+        replay.restart()
+
+
+def test_a_restart_resets_the_guards_of_one_run() -> None:
+    replay = toy_replay(1)
+    replay([[0]], {})
+    for _ in range(PATIENCE - 1):
+        replay([[0]], {})
+    replay.restart()
+    for _ in range(PATIENCE - 1):  # would have raised Converged without the reset
+        replay([[0]], {})
+    with pytest.raises(Batch):
+        replay([[5]], {})
 
 
 def test_identical_new_candidates_are_proposed_once_and_both_answered() -> None:
@@ -685,7 +811,7 @@ def test_older_history_with_repeated_points_replays(name: str, population: int) 
     evaluate = completed(synthetic_two_objectives)
     strategy = build(name, objectives=objectives_for(name), seed=3, PopulationSize=population)
     options = {"PopulationSize": population}
-    older, _ = reference(name, options, strategy.space, strategy.objectives, 3, evaluate, 5 * population,
+    older, _, _ = reference(name, options, strategy.space, strategy.objectives, 3, evaluate, 5 * population,
                          cache_from=10**9)
     history = [Trial(params, {"genome": genome, "generation": generation, "population_size": population},
                      *evaluate(params)) for genome, params, generation in older]  # type: ignore[misc]
@@ -696,8 +822,8 @@ def test_older_history_with_repeated_points_replays(name: str, population: int) 
         continued += [Trial.from_candidate(c, *evaluate(c.params))  # type: ignore[misc]
                       for c in strategy.propose(continued, population)]
     assert not set(points(continued[len(history):])) & set(keys)
-    expected, _ = reference(name, options, strategy.space, strategy.objectives, 3, evaluate, len(continued),
-                            cache_from=len(history))
+    expected, _, _ = reference(name, options, strategy.space, strategy.objectives, 3, evaluate,
+                               len(continued), cache_from=len(history))
     assert evaluations(continued) == expected
     distinct = [t for i, t in enumerate(history) if keys.index(keys[i]) == i]
     assert strategy.propose(distinct, population) == strategy.propose(history, population)

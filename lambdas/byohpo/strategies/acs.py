@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random as _random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from inspyred.ec import EvolutionaryComputation
@@ -101,3 +101,9 @@ class AntColony(InspyredStrategy):
 
     def genome_of(self, candidate: Sequence[Any]) -> list[Any]:
         return list(candidate.point)  # type: ignore[attr-defined]
+
+    def restart_generator(self, generator: Callable[..., Any], centers: list[list[float]]
+                          ) -> Callable[..., Any]:
+        """Ants build every generation from the pheromone, so a restart is a fresh colony: uniform
+        over the cells, drawn from the restart's own seed."""
+        return generator
