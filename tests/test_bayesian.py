@@ -228,14 +228,15 @@ def test_batches_are_duplicate_free_on_a_large_integer_space_with_a_plateau() ->
 
 
 def test_a_mixed_batch_of_design_and_gp_points() -> None:
-    space = make_mixed_space()  # 7 dimensions: the initial design has 8 points
+    space = make_mixed_space()  # 7 dimensions: the initial design has 10 points (at least 10)
     strategy = bayes(space)
     first = strategy.propose([], 6)
     history = [Trial.from_candidate(c, "Completed", synthetic_accuracy(c.params)) for c in first]
     second = strategy.propose(history, 6)
-    assert [c.meta["source"] for c in second] == ["design"] * 2 + ["gp"] * 4
+    assert [c.meta["source"] for c in second] == ["design"] * 4 + ["gp"] * 2
     assert [c.meta["index"] for c in second] == list(range(6, 12))
     assert bayes(space, n_initial=12).propose(history, 6)[-1].meta["source"] == "design"
+    assert bayes(space, n_initial=8).propose(history, 6)[2].meta["source"] == "gp"
 
 
 def test_beats_random_search_on_branin_with_a_small_budget() -> None:
