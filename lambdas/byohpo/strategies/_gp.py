@@ -34,6 +34,7 @@ _LS_SHAPE, _LS_RATE = 3.0, 6.0
 # the data say otherwise. Measured on mixed_net: normalized regret 0.43 -> 0.16.
 _CAT_LS_SHAPE, _CAT_LS_RATE = 3.0, 2.0
 _NOISE_SHAPE, _NOISE_RATE = 1.1, 0.05
+_SCREEN_STEPS = 10  # L-BFGS-B iterations of each start before the best one goes on
 
 
 def _matern(r2: np.ndarray, signal: float) -> tuple[np.ndarray, np.ndarray]:
@@ -92,14 +93,23 @@ class GaussianProcess:
         # Squared distance per group, computed once: every likelihood evaluation reuses it.
         per_group = np.stack([diff2[:, :, self.groups == j].sum(-1) for j in range(g)])
         bounds = [_LOG_LS] * g + [_LOG_SIGNAL, _LOG_NOISE]
-        best: tuple[float, np.ndarray] | None = None
-        for ls0, noise0 in ((0.3, 1e-3), (1.0, 1e-2), (0.1, 1e-4)):
-            start = np.array([math.log(ls0)] * g + [0.0, math.log(noise0)])
+
+        def descend(start: np.ndarray, maxiter: int) -> tuple[float, np.ndarray] | None:
             res = minimize(self._neg_log_posterior, start, args=(per_group, n), jac=True,
-                           method="L-BFGS-B", bounds=bounds, options={"maxiter": 200})
-            if np.isfinite(res.fun) and (best is None or res.fun < best[0]):
-                best = (float(res.fun), res.x)
-        return best[1] if best is not None else np.array([math.log(0.3)] * g + [0.0, math.log(1e-3)])
+                           method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter})
+            return (float(res.fun), res.x) if np.isfinite(res.fun) else None
+
+        # Three starts a few steps each, then the most promising to convergence: run to the end, the
+        # three reached the same optimum in 8 of 9 fits measured at 200 trials, and the fit was half
+        # of a propose's time.
+        screened = [descend(np.array([math.log(ls0)] * g + [0.0, math.log(noise0)]), _SCREEN_STEPS)
+                    for ls0, noise0 in ((0.3, 1e-3), (1.0, 1e-2), (0.1, 1e-4))]
+        screened = [s for s in screened if s is not None]
+        if not screened:
+            return np.array([math.log(0.3)] * g + [0.0, math.log(1e-3)])
+        best = min(screened, key=lambda s: s[0])
+        final = descend(best[1], 200)
+        return final[1] if final is not None and final[0] <= best[0] else best[1]
 
     def _neg_log_posterior(self, theta: np.ndarray, per_group: np.ndarray, n: int
                            ) -> tuple[float, np.ndarray]:
