@@ -1,5 +1,6 @@
 """The Bayesian-optimization strategy: determinism, legal and duplicate-free batches, exhaustion of a
-small discrete space, failed trials, and that the GP actually helps on a 2-d problem."""
+small discrete space, failed trials and a failure region, the categorical encoding, the mixed
+acquisition search, and that the GP actually helps on a 2-d problem."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from conftest import ACCURACY, make_mixed_space, run_loop, synthetic_accuracy
 
 import byohpo
 from byohpo import Candidate, Objective, SearchExhausted, SearchSpace, Trial, ValidationError
+from byohpo.strategies._acquisition import AcquisitionOptimizer
+from byohpo.strategies._encoding import Encoding
+from byohpo.strategies._gp import GaussianProcess
 
 TINY_RANGES = {"IntegerParameterRanges": [{"Name": "depth", "MinValue": "1", "MaxValue": "3"}],
                "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b"]}]}
@@ -104,7 +108,7 @@ def test_all_failed_history_still_proposes_legal_new_points() -> None:
     assert not set(keys([c.params for c in batch])) & set(keys([t.params for t in history]))
 
 
-def test_failed_points_are_left_out_of_the_fit_but_never_proposed_again() -> None:
+def test_failed_points_are_never_proposed_again() -> None:
     space = SearchSpace.from_sagemaker({"IntegerParameterRanges": [
         {"Name": "a", "MinValue": "0", "MaxValue": "4"}, {"Name": "b", "MinValue": "0", "MaxValue": "4"}]})
 
@@ -116,6 +120,75 @@ def test_failed_points_are_left_out_of_the_fit_but_never_proposed_again() -> Non
     history = run_loop(bayes(space, seed=5), evaluate, generations=20, n=3)
     assert len(history) == 25  # the whole 5 x 5 space, each point once, then SearchExhausted
     assert len(set(keys([t.params for t in history]))) == 25
+
+
+def test_a_failure_region_is_learned_and_avoided() -> None:
+    """Failed trials enter the fit as the worst value seen: the GP learns where training diverges.
+    Left out of the fit (as before), 27 to 30 of the 30 trials after the design failed here."""
+    space = SearchSpace.from_sagemaker({"ContinuousParameterRanges": [
+        {"Name": "x", "MinValue": "0", "MaxValue": "1"}, {"Name": "y", "MinValue": "0", "MaxValue": "1"}]})
+
+    def evaluate(params: dict[str, Any]) -> dict[str, float] | None:  # better toward the failures
+        if params["x"] > 0.6:
+            return None
+        return {"validation:accuracy": params["x"] - (params["y"] - 0.5) ** 2}
+
+    for seed in (0, 1):
+        history = run_loop(bayes(space, seed=seed), evaluate, generations=8, n=5)
+        after_design = history[10:]
+        assert sum(t.status == "Failed" for t in after_design) <= 10, f"seed {seed}"
+        assert max(t.values["validation:accuracy"] for t in history if t.values) > 0.5
+
+
+def test_a_category_change_is_one_hamming_step() -> None:
+    """Every two values of a categorical are equally far apart, whatever their order in the request:
+    its unit coordinate only numbers the values."""
+    space = SearchSpace.from_sagemaker({"CategoricalParameterRanges": [
+        {"Name": "c", "Values": ["a", "b", "c", "d", "e"]}]})
+    encoding = Encoding(space)
+    features = encoding.features(np.array([[(k + 0.5) / 5] for k in range(5)]))
+    distances = {round(float(np.linalg.norm(features[i] - features[j])), 12)
+                 for i in range(5) for j in range(5) if i != j}
+    assert distances == {round(math.sqrt(2), 12)}
+
+
+def test_large_integer_ranges_offer_a_spread_and_the_neighbours() -> None:
+    space = SearchSpace.from_sagemaker({"IntegerParameterRanges": [
+        {"Name": "small", "MinValue": "1", "MaxValue": "8"},
+        {"Name": "rounds", "MinValue": "1", "MaxValue": "4000", "ScalingType": "Logarithmic"}]})
+    encoding = Encoding(space)
+    decode = space.params[1].from_unit
+    assert [space.params[0].from_unit(u) for u in encoding.choices(0, 0.3)] == list(range(1, 9))
+    values = {decode(u) for u in encoding.choices(1, space.params[1].to_unit(777))}
+    assert {776, 778, 775, 779, 773, 781, 1, 4000} <= values and len(values) < 70
+
+
+def test_the_acquisition_search_leaves_no_better_single_discrete_move() -> None:
+    """Its result is a local optimum of log EI: no other category or integer value of one parameter
+    is better (a pool search alone, without the discrete local search, was not)."""
+    space = SearchSpace.from_sagemaker({
+        "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}],
+        "IntegerParameterRanges": [
+            {"Name": "k", "MinValue": "1", "MaxValue": "64", "ScalingType": "Logarithmic"},
+            {"Name": "n", "MinValue": "0", "MaxValue": "20"}],
+        "CategoricalParameterRanges": [{"Name": "c", "Values": ["v0", "v1", "v2", "v3", "v4"]},
+                                       {"Name": "d", "Values": ["p", "q", "r"]}]})
+    encoding = Encoding(space)
+    rng = np.random.default_rng(4)
+    x = encoding.snap(rng.random((40, space.dims)))
+    params = [space.decode(u) for u in x]
+    y = np.array([-(p["x"] - 0.3) ** 2 - 0.1 * (math.log2(p["k"]) - 5) ** 2 - 0.01 * (p["n"] - 7) ** 2
+                  + 0.5 * (p["c"] == "v3") + 0.2 * (p["d"] == "q") for p in params])
+    y = (y - y.mean()) / y.std()
+    gp = GaussianProcess(encoding.features(x), y, encoding.groups, categorical=encoding.categorical)
+    optimizer = AcquisitionOptimizer(encoding, x[np.argsort(-y)[:5]], rng)
+    best = optimizer.maximize(gp, float(y.max()), lambda u: True)
+    value = optimizer.value(gp, float(y.max()), best[None, :])[0]
+    for i in np.flatnonzero(~encoding.continuous):
+        moves = np.repeat(best[None, :], len(encoding.choices(i, best[i])), axis=0)
+        moves[:, i] = encoding.choices(i, best[i])
+        assert optimizer.value(gp, float(y.max()), moves).max() <= value + 1e-9, space.params[i].name
+    assert space.decode(best)["c"] == "v3"
 
 
 def test_tiny_space_batches_shrink_then_search_is_exhausted() -> None:
@@ -155,14 +228,15 @@ def test_batches_are_duplicate_free_on_a_large_integer_space_with_a_plateau() ->
 
 
 def test_a_mixed_batch_of_design_and_gp_points() -> None:
-    space = make_mixed_space()  # 7 dimensions: the initial design has 8 points
+    space = make_mixed_space()  # 7 dimensions: the initial design has 10 points (at least 10)
     strategy = bayes(space)
     first = strategy.propose([], 6)
     history = [Trial.from_candidate(c, "Completed", synthetic_accuracy(c.params)) for c in first]
     second = strategy.propose(history, 6)
-    assert [c.meta["source"] for c in second] == ["design"] * 2 + ["gp"] * 4
+    assert [c.meta["source"] for c in second] == ["design"] * 4 + ["gp"] * 2
     assert [c.meta["index"] for c in second] == list(range(6, 12))
     assert bayes(space, n_initial=12).propose(history, 6)[-1].meta["source"] == "design"
+    assert bayes(space, n_initial=8).propose(history, 6)[2].meta["source"] == "gp"
 
 
 def test_beats_random_search_on_branin_with_a_small_budget() -> None:

@@ -1,7 +1,8 @@
 """The nine inspyred strategies, driven by deterministic replay (strategies/_inspyred.py, _replay.py).
 
 What the API suite (test_strategy_api.py) cannot check from outside: that the replay proposes exactly
-what inspyred's own blocking ``evolve()`` evaluates when it answers repeated points from a cache; that
+what inspyred's own blocking ``evolve()`` evaluates when it answers repeated points from a cache,
+configured here from inspyred's documented settings and the strategies' documented defaults; that
 no point is proposed twice, and a converged population ends the search; that it refuses a history it
 would not have proposed, and still replays an older one with repeated points; that it resumes
 mid-generation; that failed trials never produce NaN; that PAES's archiver is inspyred's less its bug;
@@ -31,12 +32,31 @@ from conftest import (
     synthetic_accuracy,
     synthetic_two_objectives,
 )
-from inspyred.ec import Individual, archivers, terminators
+from inspyred.ec import (
+    DEA,
+    EDA,
+    ES,
+    GA,
+    SA,
+    Bounder,
+    EvolutionaryComputation,
+    Individual,
+    archivers,
+    replacers,
+    selectors,
+    terminators,
+    variators,
+)
+from inspyred.ec.emo import NSGA2 as NSGA2_EC
+from inspyred.ec.emo import PAES as PAES_EC
 from inspyred.ec.emo import Pareto
+from inspyred.swarm import ACS, PSO, TrailComponent, topologies
 
 import byohpo
 from byohpo import (
     Candidate,
+    Categorical,
+    Integer,
     Objective,
     ReplayMismatchError,
     SearchExhausted,
@@ -45,7 +65,14 @@ from byohpo import (
     ValidationError,
 )
 from byohpo.strategies._inspyred import WORST_FITNESS, InspyredStrategy
-from byohpo.strategies._replay import MAX_REVISITS_PER_TRIAL, PATIENCE, Batch, Replay
+from byohpo.strategies._replay import (
+    MAX_FRUITLESS_RESTARTS,
+    MAX_REVISITS_PER_TRIAL,
+    PATIENCE,
+    Batch,
+    Converged,
+    Replay,
+)
 
 NAMES = ["ga", "pso", "de", "es", "sa", "eda", "acs", "paes", "nsga2"]
 MULTI = ["paes", "nsga2"]
@@ -107,26 +134,207 @@ def loop(strategy: InspyredStrategy, evaluate: Evaluate, generations: int, n: in
 Evaluation = tuple[list[Any], dict[str, Any], int]  # genome, params, generation
 
 
-def reference(strategy: InspyredStrategy, evaluate: Evaluate, population: int, count: int,
-              archiver: Callable | None = None, cache_from: int = 0) -> tuple[list[Evaluation], int]:
-    """What inspyred's own blocking evolve() evaluates with the strategy's configuration (and another
-    archiver, if given), answering a point it evaluated before from a cache, as a user paying for
-    each evaluation would: its first ``count`` evaluations, in order, and how many answers came
-    from the cache. The first ``cache_from`` candidates are all evaluated, cached or not (the
-    strategies did so before they skipped repeated points)."""
-    ec, kwargs = strategy.evolution(random.Random(strategy.seed), population)
-    if archiver is not None:
-        ec.archiver = archiver
+# -- the reference: inspyred's own evolve(), configured here ------------------------------------------
+# Each algorithm as its strategy documents it, written out from inspyred's documentation and never
+# read from the strategies (a reference built from the strategy's own configuration let a changed
+# default pass: GA's blx_alpha 0.1 -> 0.3 passed every test). An argument left out takes inspyred's
+# own default (its operators' ``args.setdefault``): blend_crossover's blx_alpha 0.1 and
+# crossover_rate 1.0, gaussian_mutation's mutation_rate 0.1, tournament_size 2, PSO's inertia 0.5 and
+# cognitive and social rates 2.1, simulated_binary_crossover's distribution index 10, EDA's
+# num_selected (half) and num_offspring (the population), ACS's evaporation and learning rates 0.1.
+# Where a strategy departs from inspyred, the value is written out, with the reason in a comment.
+
+def keep(count: int) -> Callable[..., list]:
+    """Crossovers pair parents: an odd population selects one more and drops the extra child."""
+    return lambda random, candidates, args: candidates[:count]
+
+
+def eda_variation(random: random.Random, candidates: list, args: dict) -> list:
+    """inspyred's EDA model with the standard deviation where inspyred 1.0.3 passes the variance."""
+    genes = list(zip(*candidates, strict=True))
+    mean = [sum(g) / len(g) for g in genes]
+    stdev = [math.sqrt(sum((x - m) ** 2 for x in g) / (len(g) - 1)) for g, m in zip(genes, mean, strict=True)]
+    bounder = args["_ec"].bounder
+    return [bounder([m + random.gauss(0, sd) for m, sd in zip(mean, stdev, strict=True)], args)
+            for _ in range(args["num_offspring"])]
+
+
+class Colony(ACS):
+    """inspyred's ACS with a constant deposit of 1 on the best trail so far (its deposit is
+    ``learning_rate * fitness``, negative for a minimized loss), none for a failure."""
+
+    def _internal_archiver(self, random: random.Random, population: list, archive: list, args: dict) -> list:
+        best = max(population)
+        if archive and not best > max(archive):
+            best = max(archive)
+        archive[:] = [best]
+        for c in self.components:
+            c.pheromone = 0.9 * c.pheromone + 0.1 * self.initial_pheromone
+            if c in best.candidate:
+                c.pheromone = 0.9 * c.pheromone + 0.1 * (0.0 if best.fitness <= WORST_FITNESS else 1.0)
+        return archive
+
+
+def colony(rng: random.Random, space: SearchSpace, options: dict[str, Any]) -> tuple[Colony, Callable]:
+    """ACS over a grid of 10 cells per range (one per value of a categorical or small integer range);
+    an ant takes the most desirable cell with probability 0.5 (ties drawn at random) and stands for a
+    uniform point within its cells."""
+    resolution = options.get("GridResolution", 10)
+    sizes = [p.size if isinstance(p, Categorical) else min(p.size, resolution) if isinstance(p, Integer)
+             else resolution for p in space.params]
+    trails = [[TrailComponent((d, g), value=1.0) for g in range(n)] for d, n in enumerate(sizes)]
+    ec = Colony(rng, [c for cells in trails for c in cells])
+
+    def construct(random: random.Random, args: dict) -> list:
+        trail: Any = []
+        for cells in trails:
+            weights = [c.pheromone + c.value for c in cells]
+            if random.random() < 0.5:
+                best = [c for c, w in zip(cells, weights, strict=True) if w == max(weights)]
+                trail.append(best[random.randrange(len(best))])
+            else:
+                trail.append(random.choices(cells, weights=weights)[0])
+        trail = type("Trail", (list,), {})(trail)
+        trail.point = [(c.element[1] + random.random()) / len(cells) for c, cells in zip(trail, trails,
+                                                                                           strict=True)]
+        return trail
+
+    return ec, construct
+
+
+def inspyred_evolution(name: str, rng: random.Random, space: SearchSpace, population: int,
+                       options: dict[str, Any]) -> tuple[Any, dict[str, Any], Callable]:
+    """inspyred's EC for ``name``, its ``evolve()`` arguments, and the evolve to call."""
+    def uniform(random: random.Random, args: dict) -> list[float]:
+        return [random.random() for _ in range(space.dims)]
+
+    args: dict[str, Any] = {"generator": uniform, "bounder": Bounder(0.0, 1.0), "pop_size": population,
+                            "maximize": True}
+    pairs = population + population % 2  # crossovers select an even number of parents
+    stdev = 0.1  # every Gaussian move is a tenth of a range: inspyred's 1.0 spans the unit cube
+    if name == "ga":  # inspyred's GA defaults are binary-genome operators: real-valued ones instead
+        ec = GA(rng)
+        ec.selector = selectors.tournament_selection
+        ec.variator = [variators.blend_crossover, variators.gaussian_mutation, keep(population)]
+        ec.replacer = replacers.generational_replacement
+        args |= {"num_selected": pairs, "gaussian_stdev": stdev, "num_elites": options.get("NumElites", 1)}
+    elif name == "pso":  # the blog's ring of 5 (inspyred's default topology is the star)
+        ec = PSO(rng)
+        star = options.get("Topology") == "star"
+        ec.topology = topologies.star_topology if star else topologies.ring_topology
+        args |= {"neighborhood_size": 5}
+    elif name == "de":  # a full generation, and plus replacement to keep parents their children lose to
+        ec = DEA(rng)
+        ec.variator = [variators.heuristic_crossover, variators.gaussian_mutation, keep(population)]
+        ec.replacer = replacers.plus_replacement
+        args |= {"num_selected": pairs, "gaussian_stdev": stdev}
+    elif name == "es":  # step sizes below 0.2, not 1, and part of the genome the evaluator sees
+        ec = ES(rng)
+
+        def strategized(random: random.Random, args: dict) -> list[float]:
+            point = uniform(random, args)
+            return point + [0.2 * random.random() for _ in point]
+
+        args |= {"generator": strategized, "tau": None, "tau_prime": None, "epsilon": 1e-5}
+        return ec, args, lambda **kw: EvolutionaryComputation.evolve(ec, **kw)
+    elif name == "sa":  # a temperature for accuracies; every coordinate moves
+        ec = SA(rng)
+        args |= {"temperature": 0.05, "cooling_rate": 0.9, "mutation_rate": 1.0, "gaussian_stdev": stdev}
+    elif name == "eda":
+        ec = EDA(rng)
+        ec.variator = eda_variation
+        args |= {"num_elites": 1}
+    elif name == "acs":
+        ec, construct = colony(rng, space, options)
+        args |= {"generator": construct, "bounder": None}
+    elif name == "paes":  # inspyred's archiver less its bug (see below); every coordinate moves
+        ec = PAES_EC(rng)
+        ec.archiver = inspyred_archiver_without_the_shadowing_bug()
+        args |= {"max_archive_size": 100, "num_grid_divisions": 4, "mutation_rate": 1.0,
+                 "gaussian_stdev": stdev}
+    elif name == "nsga2":  # inspyred's NSGA2 has no variator: SBX, as in the NSGA-II paper
+        ec = NSGA2_EC(rng)
+        ec.variator = [variators.simulated_binary_crossover, variators.gaussian_mutation, keep(population)]
+        args |= {"num_selected": pairs, "gaussian_stdev": stdev}
+    else:
+        raise AssertionError(name)
+    return ec, args, ec.evolve
+
+
+def genome_of(candidate: Any) -> list[float]:
+    return list(getattr(candidate, "point", None) or [float(x) for x in candidate])
+
+
+def reference_fitness(name: str, status: str, values: dict[str, float] | None,
+                      objectives: Sequence[Objective]) -> Any:
+    """Larger is better; a failure (or a missing metric) is WORST_FITNESS on every objective; PAES
+    and NSGA-II compare Pareto fitnesses, even of one objective."""
+    scores = [None if status != "Completed" or not values or o.metric not in values
+              else values[o.metric] * (1 if o.direction == "Maximize" else -1) for o in objectives]
+    scores = [WORST_FITNESS] * len(scores) if None in scores else scores
+    return Pareto(scores) if name in MULTI else scores[0]
+
+
+class Restart(Exception):
+    pass
+
+
+def restarted(generator: Callable, centers: list[list[float]], dims: int) -> Callable:
+    """A restart's generator as documented: one individual in two is a Gaussian perturbation
+    (stdev 0.1 of each range, clipped to the cube) of a best point so far, cycling through them."""
+    count = itertools.count()
+
+    def generate(random: random.Random, args: dict) -> Any:
+        genome = generator(random, args)
+        k = next(count)
+        if centers and k % 2 == 0:
+            genome[:dims] = [min(1.0, max(0.0, x + random.gauss(0.0, 0.1)))
+                             for x in centers[(k // 2) % len(centers)]]
+        return genome
+
+    return generate
+
+
+def best_points(name: str, seen: list[Evaluation], fitness: list[Any], space: SearchSpace
+                ) -> list[list[float]]:
+    """The best evaluated points (the non-dominated ones for PAES and NSGA-II), in order, distinct."""
+    values = [list(f) if name in MULTI else [f] for f in fitness]
+    out: list[list[float]] = []
+    for (_, params, _), v in zip(seen, values, strict=True):
+        if v[0] <= WORST_FITNESS or any(
+                all(a >= b for a, b in zip(w, v, strict=True)) and w != v for w in values):
+            continue
+        u = space.encode(params)
+        if u not in out:
+            out.append(u)
+    return out
+
+
+def reference(name: str, options: dict[str, Any], space: SearchSpace, objectives: Sequence[Objective],
+              seed: int, evaluate: Evaluate, count: int, cache_from: int = 0
+              ) -> tuple[list[Evaluation], int, list[int]]:
+    """What inspyred's own blocking evolve() evaluates, configured as above with ``random.Random(seed)``,
+    answering a point it evaluated before from a cache, as a user paying for each evaluation would:
+    its first ``count`` evaluations, in order, how many answers came from the cache, and the restart
+    each evaluation belongs to. After PATIENCE generations in a row with nothing new, evolve() starts
+    again as the strategies document it: ``random.Random(f"{seed}:restart:{k}")``, its first
+    generation half around the best points so far (ACS: a fresh colony). The first ``cache_from``
+    candidates are all evaluated, cached or not (the strategies did so before they skipped repeated
+    points)."""
+    population = 1 if name == "sa" else options.get("PopulationSize", 1)
     seen: list[Evaluation] = []
+    fitness: list[Any] = []
+    restart_of: list[int] = []
     cache: dict[str, Any] = {}
-    hits = generation = asked = 0
+    hits = generation = asked = stale = restart = 0
 
     def evaluator(candidates: list, args: dict) -> list:
-        nonlocal hits, generation, asked
+        nonlocal hits, generation, asked, stale
         out = []
+        before = len(seen)
         for candidate in candidates:
-            genome = strategy.genome_of(candidate)
-            params = strategy.params_of(genome)
+            genome = genome_of(candidate)
+            params = space.decode(genome[: space.dims])
             key = json.dumps(params, sort_keys=True)
             asked += 1
             if key in cache and asked > cache_from:
@@ -134,24 +342,41 @@ def reference(strategy: InspyredStrategy, evaluate: Evaluate, population: int, c
                 out.append(cache[key])
             else:
                 seen.append((genome, params, generation))
-                status, values = evaluate(params)
-                out.append(strategy.fitness(Trial(params, {}, status, values)))  # type: ignore[arg-type]
+                out.append(reference_fitness(name, *evaluate(params), objectives))
+                fitness.append(out[-1])
+                restart_of.append(restart)
                 cache.setdefault(key, out[-1])
         generation += 1
+        stale = 0 if len(seen) > before else stale + 1
+        if stale >= PATIENCE and len(seen) < count:
+            raise Restart
         return out
 
     def enough(population: list, num_generations: int, num_evaluations: int, args: dict) -> bool:
-        # The strategies' guard: PATIENCE generations without a new point end the search.
-        assert num_generations < (count + 1) * PATIENCE, "the reference runs on without new points"
         return len(seen) >= count
 
-    ec.terminator = enough
-    ec.evolve(evaluator=evaluator, **kwargs)
-    return seen[:count], hits
+    while True:
+        rng = random.Random(f"{seed}:restart:{restart}" if restart else seed)
+        ec, kwargs, evolve = inspyred_evolution(name, rng, space, population, options)
+        if restart and name != "acs":
+            kwargs["generator"] = restarted(kwargs["generator"], best_points(name, seen, fitness, space),
+                                            space.dims)
+        ec.terminator = enough
+        try:
+            evolve(evaluator=evaluator, **kwargs)
+            return seen[:count], hits, restart_of[:count]
+        except Restart:
+            assert restart < count, "the reference restarts without new points"
+            restart += 1
+            stale = 0
 
 
 def evaluations(history: Sequence[Trial]) -> list[Evaluation]:
     return [(t.meta["genome"], t.params, t.meta["generation"]) for t in history]
+
+
+def restarts_of(history: Sequence[Trial]) -> list[int]:
+    return [t.meta.get("restart", 0) for t in history]
 
 
 # -- replay equals inspyred --------------------------------------------------------------------------
@@ -185,18 +410,10 @@ def test_replay_equals_inspyred_evolve(name: str, options: dict[str, Any], multi
     strategy = build(name, space, objectives, seed=13, **options)
     history = loop(strategy, evaluate, proposes, n=4)
     assert {t.status for t in history} >= {"Completed", "Failed"}, "the run should exercise failures"
-    population = options.get("PopulationSize", 1)
-    expected, revisits = reference(strategy, evaluate, population, len(history))
-    assert evaluations(history) == expected
+    expected, revisits, restarts = reference(name, options, space, objectives, 13, evaluate, len(history))
+    assert evaluations(history) == expected and restarts_of(history) == restarts
     if name in ("ga", "de", "nsga2"):
         assert revisits > 0, "the run should exercise points inspyred proposes again"
-    if name == "paes":  # and with inspyred's own archiver, less its one bug
-        archiver = inspyred_archiver_without_the_shadowing_bug()
-        try:
-            expected, _ = reference(strategy, evaluate, population, len(history), archiver)
-        finally:
-            reset(archiver)
-        assert evaluations(history) == expected
 
 
 def inspyred_archiver_without_the_shadowing_bug() -> Callable:
@@ -410,16 +627,19 @@ def objectives_for(name: str) -> list[Objective]:
     return [ACCURACY, SECONDS] if name in MULTI else [ACCURACY]
 
 
-def run_until_exhausted(strategy: InspyredStrategy, evaluate: Evaluate, proposes: int, n: int = 6
-                        ) -> tuple[list[Trial], SearchExhausted | None]:
-    """``loop``, until the strategy raises SearchExhausted (returned) or ``proposes`` are done."""
+def run_until_exhausted(strategy: InspyredStrategy, evaluate: Evaluate, proposes: int, n: int = 6,
+                        budget: int | None = None) -> tuple[list[Trial], SearchExhausted | None]:
+    """``loop``, until the strategy raises SearchExhausted (returned), ``proposes`` are done or the
+    history holds ``budget`` trials (the last generation cut to it, as the engine does)."""
     history: list[Trial] = []
     for _ in range(proposes):
+        if budget is not None and len(history) >= budget:
+            break
         try:
             batch = strategy.propose(history, n)
         except SearchExhausted as exc:
             return history, exc
-        for candidate in batch:
+        for candidate in batch[: None if budget is None else budget - len(history)]:
             params, meta = json.loads(json.dumps(candidate.params)), json.loads(json.dumps(candidate.meta))
             history.append(Trial(params, meta, *evaluate(params)))  # type: ignore[misc]
     return history, None
@@ -460,9 +680,10 @@ def test_replay_equals_inspyred_evolve_on_a_tiny_space(name: str) -> None:
     with nothing new, which the replay steps over within one propose."""
     strategy = build(name, make_tiny_space(), objectives_for(name), seed=11, **SIX.get(name, {}))
     history, _ = run_until_exhausted(strategy, tiny_values, 6)
-    expected, revisits = reference(strategy, tiny_values, SIX.get(name, {}).get("PopulationSize", 1),
-                                   len(history))
+    expected, revisits, restarts = reference(name, SIX.get(name, {}), strategy.space, strategy.objectives,
+                                             11, tiny_values, len(history))
     assert evaluations(history) == expected and revisits > 0
+    assert restarts_of(history) == restarts
     generations = [t.meta["generation"] for t in history]
     assert generations == sorted(generations)
     if name not in ("ga", "de", "eda"):  # these three converge within two generations here
@@ -472,21 +693,48 @@ def test_replay_equals_inspyred_evolve_on_a_tiny_space(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_converged_population_ends_the_search(name: str) -> None:
+def test_a_finite_space_ends_the_search_once_every_point_is_tried(name: str) -> None:
+    """The population converges long before 8 points are tried: restarts find the others, and only
+    then does the search end."""
     strategy = build(name, make_tiny_space(), objectives_for(name), seed=2, **SIX.get(name, {}))
     history, exhausted = run_until_exhausted(strategy, tiny_values, 60)
-    assert exhausted is not None, "the search should end on 8 points"
-    assert str(exhausted).startswith(f"{name}: the population ")
-    assert len(history) <= 8 and len(set(points(history))) == len(history)
-    with pytest.raises(SearchExhausted, match=f"^{name}: "):  # again: it is a function of the history
+    assert str(exhausted) == f"{name}: all 8 points of the search space have been tried"
+    assert len(set(points(history))) == len(history) == 8
+    with pytest.raises(SearchExhausted, match=f"^{name}: all 8 "):  # again: a function of the history
         strategy.propose(history, 6)
 
 
-def test_converged_message() -> None:
-    strategy = build("ga", make_tiny_space(), seed=2, PopulationSize=6)
-    _, exhausted = run_until_exhausted(strategy, tiny_values, 60)
-    assert str(exhausted) == (f"ga: the population converged; the last {PATIENCE} generations proposed "
-                              "only evaluated points")
+# 300 points: the populations converge well before a budget of 60 is spent (EDA after 20 trials).
+SMALL_RANGES: dict[str, Any] = {
+    "IntegerParameterRanges": [{"Name": "a", "MinValue": "0", "MaxValue": "9"},
+                               {"Name": "b", "MinValue": "0", "MaxValue": "9"}],
+    "CategoricalParameterRanges": [{"Name": "c", "Values": ["x", "y", "z"]}]}
+
+
+def small_values(params: dict[str, Any]) -> tuple[str, dict[str, float] | None]:
+    loss = (params["a"] - 3) ** 2 + (params["b"] - 6) ** 2 + "xyz".index(params["c"])
+    return "Completed", {ACCURACY.metric: -loss, SECONDS.metric: float(params["a"] + params["b"])}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_converged_population_restarts_and_spends_the_budget(name: str) -> None:
+    """Issue: a converged population ended a run with budget left (SearchExhausted). Now it restarts
+    (half around the best, half at random), says so in its candidates' meta, and proposes what
+    inspyred's evolve() restarted as documented proposes."""
+    space = SearchSpace.from_sagemaker(SMALL_RANGES)
+    strategy = build(name, space, objectives_for(name), seed=1, **SIX.get(name, {}))
+    history, exhausted = run_until_exhausted(strategy, small_values, 60, budget=60)
+    assert exhausted is None and len(history) == 60
+    assert len(set(points(history))) == len(history)
+    restarts = restarts_of(history)
+    assert restarts == sorted(restarts)
+    if name not in ("acs", "paes", "nsga2"):  # still searching after 60 trials here
+        assert restarts[-1] > 0, "the population should have converged and restarted"
+        first = restarts.index(1)
+        assert history[first].meta["generation"] > history[first - 1].meta["generation"]
+    expected, _, expected_restarts = reference(name, SIX.get(name, {}), space, strategy.objectives, 1,
+                                               small_values, len(history))
+    assert evaluations(history) == expected and restarts == expected_restarts
 
 
 def toy_replay(count: int, population: int = 1) -> Replay:
@@ -503,7 +751,7 @@ def test_guard_counts_generations_with_nothing_new() -> None:
     assert replay([[0], [1]], {}) == [0.0, 1.0], "a new point resets the count"
     for _ in range(PATIENCE - 1):
         replay([[1]], {})
-    with pytest.raises(SearchExhausted, match=f"^toy: the population converged; the last {PATIENCE} "):
+    with pytest.raises(Converged, match=f"^toy: the population converged; the last {PATIENCE} "):
         replay([[1]], {})
 
 
@@ -512,8 +760,37 @@ def test_guard_bounds_the_revisits_of_one_replay() -> None:
     replay = toy_replay(2, population=3)
     replay([[0]], {})
     assert len(replay([[0]] * limit + [[1]], {})) == limit + 1
-    with pytest.raises(SearchExhausted, match=r"^toy: the population keeps proposing evaluated points"):
+    with pytest.raises(Converged, match=r"^toy: the population keeps proposing evaluated points"):
         replay([[0]], {})
+
+
+def test_restarts_that_find_nothing_new_end_the_search() -> None:
+    replay = toy_replay(3)
+    replay([[0]], {})
+    replay.restart()  # the first run took a position: not fruitless
+    assert (replay.restarts, replay.fruitless) == (1, 0)
+    replay([[0], [1]], {})
+    replay.restart()  # took position 1
+    assert replay.fruitless == 0
+    for k in range(1, MAX_FRUITLESS_RESTARTS):  # each answered from evaluated points only
+        replay([[0], [1]], {})
+        replay.restart()
+        assert replay.fruitless == k
+    with pytest.raises(SearchExhausted, match=f"^toy: the population converged, and {MAX_FRUITLESS_RESTARTS} "
+                                              "restarts in a row found no untried point"):
+        replay.restart()
+
+
+def test_a_restart_resets_the_guards_of_one_run() -> None:
+    replay = toy_replay(1)
+    replay([[0]], {})
+    for _ in range(PATIENCE - 1):
+        replay([[0]], {})
+    replay.restart()
+    for _ in range(PATIENCE - 1):  # would have raised Converged without the reset
+        replay([[0]], {})
+    with pytest.raises(Batch):
+        replay([[5]], {})
 
 
 def test_identical_new_candidates_are_proposed_once_and_both_answered() -> None:
@@ -533,7 +810,9 @@ def test_older_history_with_repeated_points_replays(name: str, population: int) 
     refused like any other trial."""
     evaluate = completed(synthetic_two_objectives)
     strategy = build(name, objectives=objectives_for(name), seed=3, PopulationSize=population)
-    older, _ = reference(strategy, evaluate, population, 5 * population, cache_from=10**9)
+    options = {"PopulationSize": population}
+    older, _, _ = reference(name, options, strategy.space, strategy.objectives, 3, evaluate, 5 * population,
+                         cache_from=10**9)
     history = [Trial(params, {"genome": genome, "generation": generation, "population_size": population},
                      *evaluate(params)) for genome, params, generation in older]  # type: ignore[misc]
     keys = points(history)
@@ -543,7 +822,8 @@ def test_older_history_with_repeated_points_replays(name: str, population: int) 
         continued += [Trial.from_candidate(c, *evaluate(c.params))  # type: ignore[misc]
                       for c in strategy.propose(continued, population)]
     assert not set(points(continued[len(history):])) & set(keys)
-    expected, _ = reference(strategy, evaluate, population, len(continued), cache_from=len(history))
+    expected, _, _ = reference(name, options, strategy.space, strategy.objectives, 3, evaluate,
+                               len(continued), cache_from=len(history))
     assert evaluations(continued) == expected
     distinct = [t for i, t in enumerate(history) if keys.index(keys[i]) == i]
     assert strategy.propose(distinct, population) == strategy.propose(history, population)

@@ -5,7 +5,7 @@ purpose. Multi-objective strategies (``max_objectives > 1``) get two objectives 
 ``test_multi_objective`` and one objective everywhere else.
 
 Run as a script (``python tests/test_strategy_api.py --trace``) it prints the canonical JSON of every
-strategy's proposals; the hash-seed test compares two such runs.
+strategy's proposals; the cross-process test compares two such runs, under other hash seeds and clocks.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,9 +34,10 @@ from conftest import (
 
 import byohpo
 from byohpo import Candidate, Objective, SearchSpace, Trial, ValidationError
+from byohpo.request import parse_request
 from byohpo.strategies import strategy_class, strategy_options
 from byohpo.strategies.amt import RunsOnSageMakerError, sagemaker_strategy
-from byohpo.strategies.base import to_pascal
+from byohpo.strategies.base import to_pascal, to_snake
 
 NAMES = byohpo.strategy_names()
 #: The strategies that propose here; SageMaker's own tuners (amt-*) run only as a tuning job on AWS.
@@ -132,14 +134,50 @@ def test_same_inputs_same_outputs(name: str, mixed_space: SearchSpace) -> None:
     assert canonical(ha) == canonical(snapshot), "propose changed the history it was given"
 
 
+# The trace processes differ in everything a strategy must not depend on: the hash seed, and the
+# clock. Two processes started side by side read the same second, so random search seeded from
+# ``int(time.time())`` proposed identically in both and passed; the second process runs with every
+# clock of the standard library shifted by a year and a half second, before anything is imported.
+CLOCK_SHIFTS = (0.0, 366 * 86400 + 0.5)
+_RUN_SHIFTED = """
+import datetime, os, runpy, sys, time
+path, shift = sys.argv[1], float(sys.argv[2])
+for name in ("time", "monotonic", "perf_counter"):
+    real = getattr(time, name)
+    real_ns = getattr(time, name + "_ns")
+    setattr(time, name, lambda real=real: real() + shift)
+    setattr(time, name + "_ns", lambda real_ns=real_ns: real_ns() + int(shift * 1e9))
+
+class _Shifted(datetime.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.datetime.fromtimestamp(time.time(), tz)
+
+    @classmethod
+    def utcnow(cls):
+        return datetime.datetime.fromtimestamp(time.time(), datetime.UTC).replace(tzinfo=None)
+
+    @classmethod
+    def today(cls):
+        return cls.now()
+
+if shift:
+    datetime.datetime = _Shifted
+sys.path.insert(0, os.path.dirname(path))
+sys.argv = [path, "--trace"]
+runpy.run_path(path, run_name="__main__")
+"""
+
+
 @pytest.fixture(scope="module")
 def hash_seed_traces() -> dict[str, dict[str, Any]]:
-    """One subprocess per PYTHONHASHSEED, each running every strategy; run side by side."""
+    """One subprocess per (PYTHONHASHSEED, clock shift), each running every strategy; side by side."""
     procs = {}
-    for hash_seed in HASH_SEEDS:
+    for hash_seed, shift in zip(HASH_SEEDS, CLOCK_SHIFTS, strict=True):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        procs[hash_seed] = subprocess.Popen([sys.executable, __file__, "--trace"], env=env, text=True,
-                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        command = [sys.executable, "-c", _RUN_SHIFTED, __file__, str(shift)]
+        procs[hash_seed] = subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE)
     out = {}
     for hash_seed, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=600)
@@ -148,12 +186,21 @@ def hash_seed_traces() -> dict[str, dict[str, Any]]:
     return out
 
 
+def test_trace_processes_read_different_clocks(hash_seed_traces: dict[str, dict[str, Any]]) -> None:
+    clocks = [hash_seed_traces[h]["_clocks"] for h in HASH_SEEDS]
+    for kind in ("time", "datetime"):
+        apart = clocks[1][kind] - clocks[0][kind]
+        assert CLOCK_SHIFTS[1] - 600 < apart < CLOCK_SHIFTS[1] + 600, (kind, clocks)
+    assert int(clocks[0]["time"]) != int(clocks[1]["time"])
+
+
 @pytest.mark.parametrize("name", PROPOSING)
-def test_identical_across_hash_seeds(name: str, hash_seed_traces: dict[str, dict[str, Any]]) -> None:
+def test_identical_across_processes(name: str, hash_seed_traces: dict[str, dict[str, Any]]) -> None:
     traces = [hash_seed_traces[h].get(name) for h in HASH_SEEDS]
     for trace in traces:
         assert isinstance(trace, str), f"{name} failed in the subprocess: {trace}"
-    assert traces[0] == traces[1], f"{name} proposes differently under PYTHONHASHSEED {HASH_SEEDS}"
+    assert traces[0] == traces[1], (f"{name} proposes differently under PYTHONHASHSEED {HASH_SEEDS} and "
+                                    f"clocks {CLOCK_SHIFTS[1]:.1f} s apart")
 
 
 @pytest.mark.parametrize("name", PROPOSING)
@@ -223,6 +270,72 @@ def test_sagemakers_own_tuners_refuse_to_propose_naming_strategy(name: str, blog
     assert [e.path for e in info.value.errors] == ["Strategy"] and "needs AWS" in str(info.value)
 
 
+# -- size-like options are bounded --------------------------------------------------------------------
+
+# Every size-like option of every built-in strategy and its documented maximum. PopulationSize 10**9
+# used to pass validation and kill the Propose Lambda with MemoryError after 22 s.
+SIZE_LIMITS: dict[tuple[str, str], int] = {
+    ("random", "BatchSize"): 1_000, ("sobol", "BatchSize"): 1_000, ("grid", "GridResolution"): 10_000,
+    ("bayesian", "NInitial"): 10_000,
+    **{(name, "PopulationSize"): 1_000 for name in ("ga", "pso", "de", "es", "eda", "acs", "paes", "nsga2")},
+    ("ga", "TournamentSize"): 1_000, ("de", "TournamentSize"): 1_000, ("nsga2", "TournamentSize"): 1_000,
+    ("ga", "NumElites"): 1_000, ("eda", "NumElites"): 1_000, ("eda", "NumSelected"): 1_000,
+    ("pso", "NeighborhoodSize"): 1_000, ("acs", "GridResolution"): 10_000,
+    ("paes", "MaxArchiveSize"): 10_000, ("paes", "NumGridDivisions"): 16,
+}
+# Options that take 10**9 because they are not sizes.
+NOT_SIZES = {("sa", "Temperature")}
+
+
+@pytest.mark.parametrize(("name", "option"), sorted(SIZE_LIMITS))
+def test_size_options_have_a_maximum(name: str, option: str, blog_space: SearchSpace) -> None:
+    limit = SIZE_LIMITS[name, option]
+    strategy = build(name, blog_space, [ACCURACY], options={option: limit})
+    if option in ("PopulationSize", "BatchSize"):
+        assert len(strategy.propose([], 1)) == limit
+    for value in (limit + 1, 10**9):
+        with pytest.raises(ValidationError) as info:
+            build(name, blog_space, [ACCURACY], options={option: value})
+        assert [(e.path, e.message) for e in info.value.errors] == [
+            (f"StrategyConfig.{option}", f"must be at most {limit}, not {value}")]
+
+
+@pytest.mark.parametrize(("strategy", "option"), [("ga", "PopulationSize"), ("random", "BatchSize")])
+def test_request_with_a_huge_size_is_refused_at_validation(strategy: str, option: str) -> None:
+    """The issue's two cases, through the request parser that Start and ``byohpo validate`` use."""
+    request = json.loads((Path(__file__).parent / "data" / "request-valid-digits.json").read_text())
+    request["HyperParameterTuningJobConfig"].update(Strategy=strategy, StrategyConfig={option: 10**9})
+    with pytest.raises(ValidationError) as info:
+        parse_request(request)
+    assert [(e.path, e.message) for e in info.value.errors] == [
+        (f"HyperParameterTuningJobConfig.StrategyConfig.{option}", "must be at most 1000, not 1000000000")]
+
+
+@pytest.mark.parametrize(("name", "option"), [
+    (name, to_pascal(option)) for name in NAMES for option in strategy_options(strategy_class(name))])
+def test_every_size_option_is_listed(name: str, option: str, blog_space: SearchSpace) -> None:
+    """Every integer option is a size and must be listed in SIZE_LIMITS (so a new one gets a
+    maximum); every other option refuses 10**9 naming itself, or is listed in NOT_SIZES."""
+    annotation = str(inspect.signature(strategy_class(name).__init__).parameters[to_snake(option)].annotation)
+    if "int" in annotation.replace(" ", "").split("|"):
+        assert (name, option) in SIZE_LIMITS, f"{name}'s integer option {option} is not in SIZE_LIMITS"
+        return
+    try:
+        build(name, blog_space, [ACCURACY], options={option: 10**9})
+    except ValidationError as exc:
+        assert [e.path for e in exc.errors] == [f"StrategyConfig.{option}"]
+    else:
+        assert (name, option) in NOT_SIZES, f"{name} accepts {option} 10**9"
+
+
+@pytest.mark.parametrize("name", PROPOSING)
+def test_free_slots_beyond_the_maximum_give_a_bounded_generation(name: str, blog_space: SearchSpace) -> None:
+    """``n`` comes from MaxParallelTrainingJobs, which the request does not bound: 5,000 free slots
+    give at most 1,000 candidates (10**9 would take minutes to fail)."""
+    batch = build(name, blog_space, [ACCURACY]).propose([], 5_000)
+    assert 1 <= len(batch) <= 1_000
+
+
 # -- two objectives -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", NAMES)
@@ -248,8 +361,12 @@ def test_multi_objective(name: str, mixed_space: SearchSpace, blog_space: Search
 # -- the subprocess side of test_identical_across_hash_seeds -----------------------------------------
 
 def trace() -> dict[str, Any]:
-    """Every strategy's proposals over a few generations with mixed outcomes, as canonical JSON."""
-    out: dict[str, Any] = {}
+    """Every strategy's proposals over a few generations with mixed outcomes, as canonical JSON, and
+    the clocks this process read (``_clocks``)."""
+    import datetime
+    import time
+
+    out: dict[str, Any] = {"_clocks": {"time": time.time(), "datetime": datetime.datetime.now().timestamp()}}
     for name in PROPOSING:
         try:
             runs = [canonical(run_loop(build(name, make_mixed_space(), [ACCURACY], seed=11),

@@ -1,14 +1,16 @@
 """Benchmark problems with known optima, each a SageMaker ``ParameterRanges`` dict and a loss to minimize.
 
-Analytic functions (2 to 8 dimensions, optima from the literature or by construction), mixed
-integer/categorical problems built from them so that the optimum stays known, and two scikit-learn
+Analytic functions (2 to 8 dimensions, optima from the literature or by construction), multimodal
+ones (Ackley, Levy, Rastrigin, Schwefel), mixed integer/categorical problems built so that the optimum
+stays known (one with a region where "training" fails: its loss is None), and two scikit-learn
 tuning tasks on bundled datasets. For those the loss is ``1 - cross-validated accuracy`` (3 folds,
 deterministic) and the "optimum" is in ``REFERENCE``: a dense Sobol search for the 2-d SVC
 (``python -m tests.benchmarks.problems --reference NAME``), the best value ever observed across the
 suite's runs for the 6-d forest. The benchmark uses the lower of it and the best value any run of the
 invocation observed, and says so.
 
-Boxes: Ackley's is shifted from the usual symmetric one so that its optimum is not the cube's centre.
+Boxes: Ackley's and Rastrigin's are shifted from the usual symmetric ones so that their optimum is not
+the cube's centre.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ import numpy as np
 class Problem:
     name: str
     ranges: dict[str, Any]
-    loss: Callable[[dict[str, Any]], float]
+    loss: Callable[[dict[str, Any]], float | None]
     optimum: float
     note: str = "analytic"
+    #: Bump when the loss changes: benchmark caches are keyed by it (and by the ranges).
+    version: int = 1
 
 
 def _cont(name: str, low: float, high: float, scaling: str = "Linear") -> dict[str, str]:
@@ -87,6 +91,16 @@ def levy(x: np.ndarray) -> float:
                  + (w[-1] - 1) ** 2 * (1 + math.sin(2 * math.pi * w[-1]) ** 2))
 
 
+def rastrigin(x: np.ndarray) -> float:
+    return float(10 * len(x) + (x * x - 10 * np.cos(2 * math.pi * x)).sum())
+
+
+def schwefel(x: np.ndarray) -> float:
+    """Schwefel 2.26: the global minimum sits near a corner (420.97 on every axis), far from the
+    second best, so a search that settles early settles wrong."""
+    return float(418.9828872724338 * len(x) - (x * np.sin(np.sqrt(np.abs(x)))).sum())
+
+
 def _box(fn: Callable[[np.ndarray], float], names: list[str]) -> Callable[[dict[str, Any]], float]:
     return lambda params: fn(_x(params, names))
 
@@ -104,6 +118,63 @@ def _hartmann3_mixed(params: dict[str, Any]) -> float:
         x = 1 - x
     scale = {"a": 1.0, "mirrored": 0.9, "damped": 0.75}[variant]
     return hartmann(x) * scale / (1 + 0.15 * abs(math.log2(params["k"] / 8)))
+
+
+# A hyperparameter-tuning-like mixed space with a known optimum: three categoricals of 3 to 5 values
+# whose effects interact (the best learning rate depends on the optimizer, the best depth on the
+# normalization), two integers (one log-scaled), a log-scaled and a linear continuous range. Too
+# high a learning rate for the optimizer, or for a deep network, "diverges": the job fails.
+_OPTIMIZER = {"sgd": (0.06, -1.0), "momentum": (0.03, -1.7), "adam": (0.0, -3.0), "rmsprop": (0.02, -2.6)}
+_ACTIVATION = {"relu": 0.0, "tanh": 0.05, "gelu": 0.015}
+_NORM = {"none": (0.09, 2), "batch": (0.0, 5), "layer": (0.02, 4), "group": (0.04, 4), "instance": (0.11, 3)}
+# Interactions: sgd likes tanh, adam does not; instance norm suits gelu.
+_PAIRS = {("sgd", "tanh"): -0.06, ("adam", "tanh"): 0.04, ("gelu", "instance"): -0.05,
+          ("momentum", "gelu"): 0.03}
+
+
+def mixed_net(params: dict[str, Any]) -> float | None:
+    """0 at adam, relu, batch norm, lr 1e-3, 5 layers, 256 units, dropout 0.2."""
+    cat_penalty, best_log_lr = _OPTIMIZER[params["optimizer"]]
+    norm_penalty, best_layers = _NORM[params["norm"]]
+    log_lr = math.log10(params["lr"])
+    if log_lr > best_log_lr + 1.2 or (params["layers"] >= 7 and log_lr > best_log_lr + 0.6):
+        return None
+    cat = cat_penalty + _ACTIVATION[params["activation"]] + norm_penalty
+    cat += _PAIRS.get((params["optimizer"], params["activation"]), 0.0)
+    cat += _PAIRS.get((params["activation"], params["norm"]), 0.0)
+    d_lr = log_lr - best_log_lr
+    smooth = (0.06 * d_lr * d_lr + 0.01 * (1 - math.cos(2 * math.pi * d_lr))
+              + 0.012 * (params["layers"] - best_layers) ** 2
+              + 0.01 * (math.log2(params["units"]) - 8) ** 2
+              + 0.3 * (params["dropout"] - 0.2) ** 2)
+    return cat + smooth + 0.05  # optimum 0.05: regret is not a ratio to zero
+
+
+# Five categoricals (3 to 5 values) and two integers: additive and pairwise effects drawn once from a
+# fixed seed (a table, not a formula the search could guess), so the optimum is found by enumerating
+# the 900 categorical combinations.
+_CAT_VALUES = [["a", "b", "c"], ["p", "q", "r", "s"], ["v1", "v2", "v3", "v4", "v5"], ["x", "y", "z"],
+               ["k1", "k2", "k3", "k4", "k5"]]
+_CAT_RNG = np.random.default_rng(20_26)
+_CAT_MAIN = [_CAT_RNG.uniform(0, 1, len(v)) for v in _CAT_VALUES]
+_CAT_PAIR = {(i, j): _CAT_RNG.uniform(0, 0.6, (len(_CAT_VALUES[i]), len(_CAT_VALUES[j])))
+             for i, j in [(0, 1), (1, 2), (2, 3), (3, 4), (0, 4)]}
+
+
+def _cat_part(index: tuple[int, ...]) -> float:
+    return float(sum(m[k] for m, k in zip(_CAT_MAIN, index, strict=True))
+                 + sum(t[index[i], index[j]] for (i, j), t in _CAT_PAIR.items()))
+
+
+def categorical5(params: dict[str, Any]) -> float:
+    index = tuple(v.index(params[f"c{i}"]) for i, v in enumerate(_CAT_VALUES))
+    return _cat_part(index) + 0.02 * (params["n1"] - 13) ** 2 + 0.05 * abs(params["n2"] - 4)
+
+
+def _categorical5_optimum() -> float:
+    import itertools
+
+    return min(_cat_part(index) for index in itertools.product(*(range(len(v)) for v in _CAT_VALUES)))
 
 
 # -- scikit-learn tasks ---------------------------------------------------------------------------
@@ -124,15 +195,18 @@ def _cv_error(model: Any) -> float:
 
 
 def cached(fn: Callable[[dict[str, Any]], float]) -> Callable[[dict[str, Any]], float]:
-    """Memoize on the exact parameter values (an integer/categorical search revisits points)."""
-    memo: dict[tuple, float] = {}
+    """Memoize on the exact parameter values (an integer/categorical search revisits points). The
+    memo is the wrapper's ``memo`` attribute, keyed by strings, so that a benchmark can keep it on
+    disk between invocations."""
+    memo: dict[str, float] = {}
 
     def wrapper(params: dict[str, Any]) -> float:
-        key = tuple(sorted((k, repr(v)) for k, v in params.items()))
+        key = repr(sorted((k, repr(v)) for k, v in params.items()))
         if key not in memo:
             memo[key] = fn(params)
         return memo[key]
 
+    wrapper.memo = memo  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -178,6 +252,13 @@ PROBLEMS: dict[str, Problem] = {p.name: p for p in [
             _box(ackley, _names("x", 5)), 0.0),
     Problem("levy8", _ranges([_cont(n, -10.0, 10.0) for n in _names("x", 8)]),
             _box(levy, _names("x", 8)), 0.0),
+    Problem("levy6", _ranges([_cont(n, -10.0, 10.0) for n in _names("x", 6)]),
+            _box(levy, _names("x", 6)), 0.0),
+    # Shifted from the usual symmetric box so that the optimum (0, ..., 0) is not the cube's centre.
+    Problem("rastrigin6", _ranges([_cont(n, -4.12, 6.12) for n in _names("x", 6)]),
+            _box(rastrigin, _names("x", 6)), 0.0),
+    Problem("schwefel5", _ranges([_cont(n, -500.0, 500.0) for n in _names("x", 5)]),
+            _box(schwefel, _names("x", 5)), 0.0, "analytic: optimum at 420.9687 on every axis"),
     Problem("rosenbrock4_int", _ranges([_cont(n, -5.0, 10.0) for n in ("x1", "x2")],
                                        [_int(n, -5, 10) for n in ("x3", "x4")]),
             _box(rosenbrock, _names("x", 4)), 0.0, "analytic: optimum (1, 1, 1, 1) is on the integer grid"),
@@ -188,6 +269,14 @@ PROBLEMS: dict[str, Problem] = {p.name: p for p in [
                                        [_int("k", 1, 64, "Logarithmic")],
                                        [("variant", ["damped", "mirrored", "a"])]),
             _hartmann3_mixed, -3.862779787332663, "by construction: Hartmann-3's optimum at variant a, k=8"),
+    Problem("mixed_net", _ranges([_cont("lr", 1e-5, 1.0, "Logarithmic"), _cont("dropout", 0.0, 0.6)],
+                                 [_int("layers", 1, 8), _int("units", 16, 1024, "Logarithmic")],
+                                 [("optimizer", list(_OPTIMIZER)), ("activation", list(_ACTIVATION)),
+                                  ("norm", list(_NORM))]),
+            mixed_net, 0.05, "by construction: adam, relu, batch, lr 1e-3, 5 layers, 256 units, dropout 0.2"),
+    Problem("categorical5", _ranges(ints=[_int("n1", 0, 20), _int("n2", 0, 20)],
+                                    cats=[(f"c{i}", v) for i, v in enumerate(_CAT_VALUES)]),
+            categorical5, _categorical5_optimum(), "by enumeration of the categorical combinations"),
     Problem("svc_digits", _ranges([_cont("C", 1e-3, 1e3, "Logarithmic"),
                                    _cont("gamma", 1e-5, 1.0, "Logarithmic")]),
             svc_digits, *REFERENCE["svc_digits"]),
@@ -198,6 +287,12 @@ PROBLEMS: dict[str, Problem] = {p.name: p for p in [
         [("criterion", ["gini", "entropy", "log_loss"]), ("bootstrap", ["true", "false"])]),
             forest_digits, *REFERENCE["forest_digits"]),
 ]}
+
+
+#: The suite's problems by default: all but the random forest, whose 60 evaluations take 2 CPU
+#: minutes per run (every sampler, every seed); name it with ``--problems`` to include it.
+SLOW = {"forest_digits"}
+DEFAULT = [name for name in PROBLEMS if name not in SLOW]
 
 
 def reference(name: str, points: int, narrow: dict[str, tuple[str, str]] | None = None

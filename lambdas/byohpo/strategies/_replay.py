@@ -13,8 +13,12 @@ before, so a point is identified by its decoded params, and each one is evaluate
   have exactly that trial's genome.
 * a generation with nothing new is answered whole, and ``evolve()`` goes on to the next one. A
   converged population would go on for ever: after :data:`PATIENCE` generations in a row with
-  nothing new, or once one replay has met more than :data:`MAX_REVISITS_PER_TRIAL` revisits per trial
-  (which bounds the work of a propose), :class:`~byohpo.errors.SearchExhausted` ends the run.
+  nothing new, or once one run of ``evolve()`` has met more than :data:`MAX_REVISITS_PER_TRIAL`
+  revisits per trial (which bounds the work of a propose), the replay raises :class:`Converged`,
+  and the strategy restarts the algorithm (see ``_inspyred``): a budget is spent searching, not
+  ended early. :class:`~byohpo.errors.SearchExhausted` ends the run only when every point of a
+  finite space has been tried, or when :data:`MAX_FRUITLESS_RESTARTS` restarts in a row found
+  nothing new.
 
 A history proposed before this rule (an older run) may hold a point twice. Such a trial holds the
 exact genome the replay reaches at its position, so it takes that position and is answered with its
@@ -43,17 +47,25 @@ PATIENCE = 30
 #: history, plus PATIENCE generations' worth: a bound on the work of one propose. Measured: at most 8
 #: per trial (DE, blog problem, 780 trials), under 1.3 on the mixed space.
 MAX_REVISITS_PER_TRIAL = 50
+#: Restarts in a row that found no new point after which the search counts as exhausted. A restart
+#: draws half its population at random, so in a space with untried points one finds them.
+MAX_FRUITLESS_RESTARTS = 10
 
 Point = tuple[Any, ...]
+
+
+class Converged(Exception):  # internal control flow: the strategy restarts, or ends the search
+    """Raised from inside ``evolve()`` when the population has converged (see the module docstring)."""
 
 
 class Batch(Exception):  # internal control flow: never escapes propose
     """Raised from inside ``evolve()`` when the replay reaches points the history does not have."""
 
-    def __init__(self, genomes: list[list[Any]], generation: int) -> None:
+    def __init__(self, genomes: list[list[Any]], generation: int, restart: int = 0) -> None:
         super().__init__(f"{len(genomes)} candidates of generation {generation} to evaluate")
         self.genomes = genomes
         self.generation = generation
+        self.restart = restart
 
 
 class Replay:
@@ -66,6 +78,9 @@ class Replay:
         point_of: the decoded params of a genome, as a tuple in the space's order.
         label: the strategy's name, for errors.
         population: candidates per generation, for the bound on revisits.
+
+    One replay serves every run of ``evolve()`` a propose makes (the first and each restart, see
+    :meth:`restart`): positions, generations and the fitness of each point replayed carry over.
     """
 
     __name__ = "replay"  # evolve() logs it
@@ -77,9 +92,28 @@ class Replay:
         self.max_revisits = MAX_REVISITS_PER_TRIAL * len(history) + PATIENCE * population
         self.position = 0  # history positions taken, i.e. distinct points replayed
         self.generation = 0
+        self.restarts = 0  # runs of evolve() begun after the first
+        self.fruitless = 0  # restarts in a row that took no position and proposed nothing
         self.stale = 0  # generations in a row with nothing new
-        self.revisits = 0
+        self.revisits = 0  # in the current run of evolve()
+        self._started_at = 0  # the position where the current run of evolve() began
         self._fitness_of: dict[Point, Any] = {}  # first evaluation of each point replayed
+
+    @property
+    def points(self) -> int:
+        """Distinct points replayed so far."""
+        return len(self._fitness_of)
+
+    def restart(self) -> None:
+        """Begin the next run of ``evolve()``, after :class:`Converged`: or raise SearchExhausted
+        when :data:`MAX_FRUITLESS_RESTARTS` in a row found nothing new."""
+        self.fruitless = self.fruitless + 1 if self.restarts and self.position == self._started_at else 0
+        if self.fruitless >= MAX_FRUITLESS_RESTARTS:
+            raise SearchExhausted(f"{self.label}: the population converged, and {MAX_FRUITLESS_RESTARTS} "
+                                  "restarts in a row found no untried point")
+        self.restarts += 1
+        self.stale = self.revisits = 0
+        self._started_at = self.position
 
     def __call__(self, candidates: Sequence[Any], args: dict) -> list[Any]:
         answers = []
@@ -102,16 +136,15 @@ class Replay:
             else:
                 new[point] = genome
         if new:
-            raise Batch(list(new.values()), self.generation)
+            raise Batch(list(new.values()), self.generation, self.restarts)
         self.generation += 1
         self.stale = 0 if self.position > taken else self.stale + 1
         if self.stale >= PATIENCE:
-            raise SearchExhausted(f"{self.label}: the population converged; the last {PATIENCE} "
-                                  "generations proposed only evaluated points")
+            raise Converged(f"{self.label}: the population converged; the last {PATIENCE} "
+                            "generations proposed only evaluated points")
         if self.revisits > self.max_revisits:
-            raise SearchExhausted(
-                f"{self.label}: the population keeps proposing evaluated points: {self.revisits} "
-                f"candidates in replaying {len(self.history)} trials")
+            raise Converged(f"{self.label}: the population keeps proposing evaluated points: "
+                            f"{self.revisits} candidates in replaying {len(self.history)} trials")
         return answers
 
     def _stored(self) -> Any:

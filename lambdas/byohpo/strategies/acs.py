@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random as _random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from inspyred.ec import EvolutionaryComputation
@@ -51,8 +51,9 @@ class AntColony(InspyredStrategy):
 
     Args:
         population_size: ants, i.e. candidates per generation; default the ``n`` of the first propose
-            (at least 2), recorded in every candidate's meta.
-        grid_resolution: cells per continuous range (and at most per integer range); default 10.
+            (at least 2), recorded in every candidate's meta; at most 1,000.
+        grid_resolution: cells per continuous range (and at most per integer range), 2 to 10,000;
+            default 10.
         bias: probability that an ant takes the most desirable cell (default 0.5, as in inspyred's
             own ant benchmarks).
         evaporation_rate: fraction of the pheromone that evaporates per generation (default 0.1).
@@ -100,3 +101,9 @@ class AntColony(InspyredStrategy):
 
     def genome_of(self, candidate: Sequence[Any]) -> list[Any]:
         return list(candidate.point)  # type: ignore[attr-defined]
+
+    def restart_generator(self, generator: Callable[..., Any], centers: list[list[float]]
+                          ) -> Callable[..., Any]:
+        """Ants build every generation from the pheromone, so a restart is a fresh colony: uniform
+        over the cells, drawn from the restart's own seed."""
+        return generator

@@ -14,6 +14,9 @@ history (each trial's ``meta`` carries what the strategy wrote there when it pro
 * Options arrive as keyword-only constructor arguments, documented there with their defaults; invalid
   values raise :class:`~byohpo.errors.ValidationError` naming the option.
 * ``propose`` raises :class:`~byohpo.errors.SearchExhausted` when nothing is left to try.
+* Every size-like option has a documented maximum (:data:`MAX_GENERATION` and the like), refused
+  at validation: a size of 10**9 would otherwise pass the request's checks and exhaust the Propose
+  Lambda's memory.
 """
 
 from __future__ import annotations
@@ -25,6 +28,18 @@ from typing import Any, ClassVar
 from byohpo.errors import FieldError, ValidationError
 from byohpo.space import SearchSpace
 from byohpo.trials import Candidate, Objective, Trial
+
+#: The most candidates one propose returns, hence the largest ``PopulationSize`` or ``BatchSize``, and
+#: the bound of the options sized like a population (tournaments, elites, neighbourhoods). A
+#: generation is one Map of training jobs whose trials must fit in Propose's 256 KiB state output
+#: (500 trials of 11 hyperparameters measured at 218,550 bytes), so a larger one could never run.
+#: A free-slot hint ``n`` above it is read as this many.
+MAX_GENERATION = 1_000
+
+
+def generation_size(n: int) -> int:
+    """The free-slot hint ``n`` as a number of candidates: at least 1, at most :data:`MAX_GENERATION`."""
+    return min(max(int(n), 1), MAX_GENERATION)
 
 
 class Strategy(ABC):

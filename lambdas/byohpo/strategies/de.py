@@ -10,7 +10,7 @@ from inspyred.ec import DEA, EvolutionaryComputation, replacers, variators
 
 from byohpo.space import SearchSpace
 from byohpo.strategies._inspyred import InspyredStrategy, even, keep_first
-from byohpo.strategies.base import check_float, check_int
+from byohpo.strategies.base import MAX_GENERATION, check_float, check_int
 from byohpo.trials import Objective
 
 
@@ -27,8 +27,8 @@ class DifferentialEvolution(InspyredStrategy):
 
     Args:
         population_size: candidates per generation; default the ``n`` of the first propose (at least
-            2), recorded in every candidate's meta.
-        tournament_size: individuals competing for each parent slot (default 2).
+            2), recorded in every candidate's meta; at most 1,000.
+        tournament_size: individuals competing for each parent slot (default 2, at most 1,000).
         crossover_rate: probability that a pair of parents is crossed rather than copied (default 1.0).
         mutation_rate: probability that each coordinate gets Gaussian noise (default 0.1).
         gaussian_stdev: standard deviation of that noise, in unit-cube coordinates (default 0.1).
@@ -40,7 +40,7 @@ class DifferentialEvolution(InspyredStrategy):
                  population_size: int | None = None, tournament_size: int = 2, crossover_rate: float = 1.0,
                  mutation_rate: float = 0.1, gaussian_stdev: float = 0.1) -> None:
         super().__init__(space, objectives, seed=seed, population_size=population_size)
-        self.tournament_size = check_int("tournament_size", tournament_size, 1)
+        self.tournament_size = check_int("tournament_size", tournament_size, 1, MAX_GENERATION)
         self.crossover_rate = check_float("crossover_rate", crossover_rate, 0.0, 1.0)
         self.mutation_rate = check_float("mutation_rate", mutation_rate, 0.0, 1.0)
         self.gaussian_stdev = check_float("gaussian_stdev", gaussian_stdev, 0.0, 10.0)

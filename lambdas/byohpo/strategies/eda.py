@@ -12,7 +12,7 @@ from inspyred.ec import EDA, EvolutionaryComputation
 
 from byohpo.space import SearchSpace
 from byohpo.strategies._inspyred import InspyredStrategy
-from byohpo.strategies.base import check_int, option_error
+from byohpo.strategies.base import MAX_GENERATION, check_int, option_error
 from byohpo.trials import Objective
 
 
@@ -42,10 +42,11 @@ class EstimationOfDistribution(InspyredStrategy):
 
     Args:
         population_size: candidates per generation; default the ``n`` of the first propose (at least
-            4), recorded in every candidate's meta.
+            4), recorded in every candidate's meta; at most 1,000.
         num_selected: best individuals the distribution is estimated from; default half the
-            population (at least 2, since a spread needs two points).
-        num_elites: best individuals carried over to the next generation (default 1).
+            population (at least 2, since a spread needs two points; at most PopulationSize, or 1,000).
+        num_elites: best individuals carried over to the next generation (default 1; at most
+            PopulationSize, or 1,000).
     """
 
     description = "Estimation of distribution (inspyred EDA: per-coordinate normal model of the best half)."
@@ -55,10 +56,11 @@ class EstimationOfDistribution(InspyredStrategy):
                  population_size: int | None = None, num_selected: int | None = None,
                  num_elites: int = 1) -> None:
         super().__init__(space, objectives, seed=seed, population_size=population_size)
-        self.num_selected = None if num_selected is None else check_int("num_selected", num_selected, 2)
+        self.num_selected = (None if num_selected is None
+                             else check_int("num_selected", num_selected, 2, MAX_GENERATION))
         if None not in (population_size, num_selected) and num_selected > population_size:  # type: ignore[operator]
             raise option_error("num_selected", f"must be at most PopulationSize ({population_size})")
-        self.num_elites = check_int("num_elites", num_elites, 0, population_size)
+        self.num_elites = check_int("num_elites", num_elites, 0, population_size or MAX_GENERATION)
 
     def evolution(self, random: _random.Random, population_size: int
                   ) -> tuple[EvolutionaryComputation, dict[str, Any]]:

@@ -33,7 +33,7 @@ class EvolutionStrategy(InspyredStrategy):
 
     Args:
         population_size: parents and offspring per generation (mu = lambda); default the ``n`` of the
-            first propose (at least 2), recorded in every candidate's meta.
+            first propose (at least 2), recorded in every candidate's meta; at most 1,000.
         tau: learning rate of each coordinate's step size; default ``1 / sqrt(2 sqrt(d))`` for ``d``
             parameters (inspyred's).
         tau_prime: learning rate shared by all step sizes; default ``1 / sqrt(2 d)``.

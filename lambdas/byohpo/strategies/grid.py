@@ -12,7 +12,7 @@ from typing import Any
 
 from byohpo.errors import SearchExhausted
 from byohpo.space import SearchSpace
-from byohpo.strategies.base import Strategy, check_int
+from byohpo.strategies.base import Strategy, check_int, generation_size
 from byohpo.trials import Candidate, Objective, ParamValue, Trial
 
 #: Points per axis at most; an axis (unlike the grid) is held in memory.
@@ -73,7 +73,7 @@ class GridSearch(Strategy):
         out: list[Candidate] = []
         # The first n unvisited indices lie below len(visited) + n: the scan never walks the grid.
         index = 0
-        while len(out) < max(n, 1) and index < self.size:
+        while len(out) < generation_size(n) and index < self.size:
             if index not in visited:
                 out.append(Candidate(self.point(index), {"grid_index": index}))
             index += 1

@@ -11,7 +11,7 @@ from inspyred.ec.emo import NSGA2 as _NSGA2
 
 from byohpo.space import SearchSpace
 from byohpo.strategies._inspyred import InspyredStrategy, even, keep_first
-from byohpo.strategies.base import check_float, check_int
+from byohpo.strategies.base import MAX_GENERATION, check_float, check_int
 from byohpo.trials import Objective
 
 
@@ -25,8 +25,8 @@ class NSGA2(InspyredStrategy):
 
     Args:
         population_size: candidates per generation; default the ``n`` of the first propose (at least
-            2), recorded in every candidate's meta.
-        tournament_size: individuals competing for each parent slot (default 2).
+            2), recorded in every candidate's meta; at most 1,000.
+        tournament_size: individuals competing for each parent slot (default 2, at most 1,000).
         crossover_rate: probability that a pair of parents is crossed rather than copied (default 1.0).
         sbx_distribution_index: SBX's eta: larger keeps children closer to their parents (default 10).
         mutation_rate: probability that each coordinate gets Gaussian noise (default 0.1).
@@ -42,7 +42,7 @@ class NSGA2(InspyredStrategy):
                  sbx_distribution_index: float = 10.0, mutation_rate: float = 0.1,
                  gaussian_stdev: float = 0.1) -> None:
         super().__init__(space, objectives, seed=seed, population_size=population_size)
-        self.tournament_size = check_int("tournament_size", tournament_size, 1)
+        self.tournament_size = check_int("tournament_size", tournament_size, 1, MAX_GENERATION)
         self.crossover_rate = check_float("crossover_rate", crossover_rate, 0.0, 1.0)
         self.sbx_distribution_index = check_float(
             "sbx_distribution_index", sbx_distribution_index, 0.0, 1000.0)

@@ -14,6 +14,9 @@ from byohpo.strategies._inspyred import InspyredStrategy
 from byohpo.strategies.base import check_float, check_int, option_error
 from byohpo.trials import Objective
 
+#: Largest ``max_archive_size``: every newcomer is compared with every member, at each replay.
+MAX_ARCHIVE = 10_000
+
 
 class _Cells(dict):
     """Archive members per grid cell; like inspyred's list, location -1 (outside the grid) is the last
@@ -120,9 +123,11 @@ class PAES(InspyredStrategy):
 
     Args:
         population_size: chains, i.e. candidates per generation (default: the free slots ``n`` of the
-            first propose, like every generational strategy).
-        max_archive_size: non-dominated points kept in the archive (default 100, as in the AWS blog).
-        num_grid_divisions: times the grid halves each objective's range (default 4, as in the blog);
+            first propose, like every generational strategy; at most 1,000).
+        max_archive_size: non-dominated points kept in the archive, 1 to 10,000 (default 100, as in
+            the AWS blog).
+        num_grid_divisions: times the grid halves each objective's range, 1 to 16 (default 4, as in the
+            blog);
             the grid has ``2 ** (objectives * divisions)`` cells, at most 2 ** 16.
         mutation_rate: probability that each coordinate moves (default 1.0: inspyred's 0.1 would
             leave most two-parameter mutants equal to their parent, a step that goes nowhere).
@@ -138,8 +143,8 @@ class PAES(InspyredStrategy):
                  population_size: int | None = None, max_archive_size: int = 100, num_grid_divisions: int = 4,
                  mutation_rate: float = 1.0, gaussian_stdev: float = 0.1) -> None:
         super().__init__(space, objectives, seed=seed, population_size=population_size)
-        self.max_archive_size = check_int("max_archive_size", max_archive_size, 1)
-        self.num_grid_divisions = check_int("num_grid_divisions", num_grid_divisions, 1)
+        self.max_archive_size = check_int("max_archive_size", max_archive_size, 1, MAX_ARCHIVE)
+        self.num_grid_divisions = check_int("num_grid_divisions", num_grid_divisions, 1, 16)
         if len(self.objectives) * num_grid_divisions > 16:
             raise option_error("num_grid_divisions", f"{num_grid_divisions} divisions of "
                                f"{len(self.objectives)} objectives make more than 2 ** 16 grid cells")

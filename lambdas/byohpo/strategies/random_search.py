@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 
 from byohpo.space import SearchSpace
-from byohpo.strategies.base import Strategy, check_int
+from byohpo.strategies.base import MAX_GENERATION, Strategy, check_int, generation_size
 from byohpo.trials import Candidate, Objective, Trial
 
 
@@ -15,7 +15,7 @@ class RandomSearch(Strategy):
     """Random search.
 
     Args:
-        batch_size: candidates per propose; default the free slots ``n``.
+        batch_size: candidates per propose, 1 to 1,000; default the free slots ``n`` (at most 1,000).
 
     The i-th candidate of a run depends only on the seed and i, so a retried or resumed propose draws
     exactly what the first one would have, whatever the batch boundaries were.
@@ -27,12 +27,13 @@ class RandomSearch(Strategy):
     def __init__(self, space: SearchSpace, objectives: Sequence[Objective], *, seed: int,
                  batch_size: int | None = None) -> None:
         super().__init__(space, objectives, seed=seed)
-        self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, 1)
+        self.batch_size = (None if batch_size is None
+                           else check_int("batch_size", batch_size, 1, MAX_GENERATION))
 
     def propose(self, history: Sequence[Trial], n: int) -> list[Candidate]:
         start = len(history)
         out = []
-        for i in range(start, start + (self.batch_size or max(n, 1))):
+        for i in range(start, start + (self.batch_size or generation_size(n))):
             rng = random.Random(f"{self.seed}:{i}")
             u = [rng.random() for _ in range(self.space.dims)]
             out.append(Candidate(self.space.decode(u), {"index": i}))

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from byohpo.space import SearchSpace
-from byohpo.strategies.base import Strategy, check_int
+from byohpo.strategies.base import MAX_GENERATION, Strategy, check_int, generation_size
 from byohpo.trials import Candidate, Objective, Trial
 
 
@@ -18,7 +18,7 @@ class SobolSearch(Strategy):
     """Quasi-random search on a scrambled Sobol' sequence (``scipy.stats.qmc.Sobol``).
 
     Args:
-        batch_size: candidates per propose; default the free slots ``n``.
+        batch_size: candidates per propose, 1 to 1,000; default the free slots ``n`` (at most 1,000).
 
     The i-th candidate of a run is the i-th point of the sequence scrambled by the seed (i counts the
     trials in the history), so it depends only on (seed, i): a retried or resumed propose draws exactly
@@ -32,7 +32,8 @@ class SobolSearch(Strategy):
     def __init__(self, space: SearchSpace, objectives: Sequence[Objective], *, seed: int,
                  batch_size: int | None = None) -> None:
         super().__init__(space, objectives, seed=seed)
-        self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, 1)
+        self.batch_size = (None if batch_size is None
+                           else check_int("batch_size", batch_size, 1, MAX_GENERATION))
 
     def _sequence(self) -> qmc.Sobol:
         # An explicit Generator: scipy is moving integer seeds from `seed=` (legacy stream) to `rng=`
@@ -45,7 +46,7 @@ class SobolSearch(Strategy):
             return qmc.Sobol(self.space.dims, scramble=True, seed=rng)
 
     def propose(self, history: Sequence[Trial], n: int) -> list[Candidate]:
-        start, count = len(history), self.batch_size or max(n, 1)
+        start, count = len(history), self.batch_size or generation_size(n)
         sequence = self._sequence()
         with warnings.catch_warnings():
             # Batches of any size are the point here; the warning is about balance when n != 2**m.
