@@ -62,7 +62,7 @@ class Setup:
         """``byohpo run`` in a new session, output to files (a full pipe would block it)."""
         code = "import sys; from byohpo.cli import main; sys.exit(main(sys.argv[1:]))"
         return subprocess.Popen(
-            [sys.executable, "-c", code, *self.argv], start_new_session=True,
+            [sys.executable, "-X", "faulthandler", "-c", code, *self.argv], start_new_session=True,
             stdout=open(self.tmp_path / "engine.out", "wb"), stderr=open(self.tmp_path / "engine.err", "wb"))
 
     def stderr(self) -> str:
@@ -182,7 +182,14 @@ def interrupted(s: Setup) -> subprocess.Popen[bytes]:
                         and f"{NAME}-g1-t1" in s.ctl.jobs()), s.stderr()
         engine.send_signal(signal.SIGINT)
         # a generous bound: it ends in ~1 s alone, but took over 15 s once with the machine under load
-        assert engine.wait(60) == 130, s.stderr()
+        try:
+            code = engine.wait(60)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):  # faulthandler: its threads' stacks
+                os.kill(engine.pid, signal.SIGABRT)
+                engine.wait(5)
+            pytest.fail(f"byohpo run still running 60 s after Ctrl-C; its stderr:\n{s.stderr()}")
+        assert code == 130, s.stderr()
     finally:
         stop(engine)
     return engine

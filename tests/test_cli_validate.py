@@ -130,7 +130,7 @@ def test_strategies_lists_a_broken_strategy_with_its_error(capsys, monkeypatch):
     out = capsys.readouterr().out
     broken = next(line for line in out.splitlines() if line.startswith("broken-test"))
     assert "unavailable" in broken and "byohpo_no_such_module" in broken
-    assert "BatchSize  candidates per propose; default the free slots n." in out  # listed after it
+    assert "BatchSize  candidates per propose, 1 to 1,000" in out  # listed after it
 
 
 def test_strategies_options_say_what_each_option_and_its_default_mean(capsys):
