@@ -71,6 +71,7 @@ class GaussianProcess:
         k[np.diag_indices_from(k)] += noise + _JITTER
         self._chol = cholesky(k, lower=True)
         self._alpha = cho_solve((self._chol, True), self.y)
+        self._chol_inv: np.ndarray | None = None  # L^-1, made by the first predict_grad
 
     def _unpack(self, theta: np.ndarray) -> tuple[np.ndarray, float, float]:
         g = self.n_groups
@@ -149,8 +150,13 @@ class GaussianProcess:
     def predict_grad(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Mean, variance and their gradients with respect to every column of ``xs`` (m-by-D each)."""
         k, common = _matern(self._sqdist(xs, self.x), self.signal)
-        kinv_k = cho_solve((self._chol, True), k.T)
-        var = np.maximum(self.signal - (k * kinv_k.T).sum(1), 1e-12)
+        # The acquisition's L-BFGS-B calls this ~20 times per round on a few rows: two products with
+        # L^-1, made once per GP, cost a fraction of a triangular solve's checks and dispatch.
+        if self._chol_inv is None:
+            self._chol_inv = solve_triangular(self._chol, np.eye(len(self.y)), lower=True)
+        v = self._chol_inv @ k.T
+        kinv_k = self._chol_inv.T @ v
+        var = np.maximum(self.signal - (v * v).sum(0), 1e-12)
         dk = -common[:, :, None] * (xs[:, None, :] - self.x[None, :, :]) * (self._inv_ls ** 2)
         dmu = np.einsum("mnd,n->md", dk, self._alpha)
         dvar = -2.0 * np.einsum("mnd,nm->md", dk, kinv_k)
