@@ -59,8 +59,11 @@ class Setup:
                 str(self.runs_dir)]
 
     def start(self) -> subprocess.Popen[bytes]:
-        """``byohpo run`` in a new session, output to files (a full pipe would block it)."""
-        code = "import sys; from byohpo.cli import main; sys.exit(main(sys.argv[1:]))"
+        """``byohpo run`` in a new session, output to files (a full pipe would block it), with Ctrl-C
+        handled as in a terminal's foreground job: a suite started in the background (``nohup pytest
+        &``) hands its children SIGINT ignored, and the Ctrl-C tests then waited for nothing."""
+        code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                "from byohpo.cli import main; sys.exit(main(sys.argv[1:]))")
         return subprocess.Popen(
             [sys.executable, "-X", "faulthandler", "-c", code, *self.argv], start_new_session=True,
             stdout=open(self.tmp_path / "engine.out", "wb"), stderr=open(self.tmp_path / "engine.err", "wb"))
