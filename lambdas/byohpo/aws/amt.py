@@ -32,6 +32,7 @@ from typing import Any
 
 from byohpo.aws.training import (
     CLOCK_SKEW,
+    botocore_field_error,
     check_training,
     clip,
     iso_timestamp,
@@ -266,22 +267,8 @@ def request_path(request: TuningRequest, name: str) -> str:
 
 
 def _field_error(request: TuningRequest, kind: str, name: str, details: Mapping[str, Any]) -> FieldError:
-    path = request_path(request, name.lstrip("."))
-    if kind == "missing required field":
-        required = details.get("required_name")
-        return FieldError(f"{path}.{required}" if path else str(required),
-                          "is required by CreateHyperParameterTuningJob")
-    if kind == "unknown field":
-        return FieldError(f"{path}.{details.get('unknown_param')}", "is not a CreateHyperParameterTuningJob "
-                          f"field (expected one of {', '.join(details.get('valid_names', ()))})")
-    if kind == "invalid type":
-        return FieldError(path, f"must be of type {', '.join(details.get('valid_types', ()))} for "
-                                f"CreateHyperParameterTuningJob, not {type(details.get('param')).__name__}")
-    if kind in ("invalid length", "invalid range"):
-        what = "length" if kind == "invalid length" else "value"
-        return FieldError(path, f"{what} must be at least {details.get('min_allowed')} for "
+    return botocore_field_error(request_path(request, name.lstrip(".")), kind, details,
                                 "CreateHyperParameterTuningJob")
-    return FieldError(path, f"refused by CreateHyperParameterTuningJob's input shape: {kind}")
 
 
 # -- warm start -----------------------------------------------------------------------------------

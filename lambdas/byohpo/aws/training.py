@@ -236,22 +236,25 @@ def _request_path(request: TuningRequest, name: str) -> str:
 
 def _field_error(request: TuningRequest, kind: str, name: str, details: Mapping[str, Any]) -> FieldError:
     """A botocore validation error, named by the request's field it came from."""
-    path = _request_path(request, name.lstrip("."))
+    return botocore_field_error(_request_path(request, name.lstrip(".")), kind, details, "CreateTrainingJob")
+
+
+def botocore_field_error(path: str, kind: str, details: Mapping[str, Any], operation: str) -> FieldError:
+    """botocore's ``ParamValidator`` report ``kind`` (with its ``details``) on the request's field
+    ``path``, in words that name ``operation``."""
     if kind == "missing required field":
         required = details.get("required_name")
-        return FieldError(f"{path}.{required}" if path else str(required),
-                          "is required by CreateTrainingJob")
+        return FieldError(f"{path}.{required}" if path else str(required), f"is required by {operation}")
     if kind == "unknown field":
-        return FieldError(f"{path}.{details.get('unknown_param')}", "is not a CreateTrainingJob field "
+        return FieldError(f"{path}.{details.get('unknown_param')}", f"is not a {operation} field "
                           f"(expected one of {', '.join(details.get('valid_names', ()))})")
     if kind == "invalid type":
         return FieldError(path, f"must be of type {', '.join(details.get('valid_types', ()))} for "
-                                f"CreateTrainingJob, not {type(details.get('param')).__name__}")
+                                f"{operation}, not {type(details.get('param')).__name__}")
     if kind in ("invalid length", "invalid range"):
         what = "length" if kind == "invalid length" else "value"
-        return FieldError(path, f"{what} must be at least {details.get('min_allowed')} for "
-                                "CreateTrainingJob")
-    return FieldError(path, f"refused by CreateTrainingJob's input shape: {kind}")
+        return FieldError(path, f"{what} must be at least {details.get('min_allowed')} for {operation}")
+    return FieldError(path, f"refused by {operation}'s input shape: {kind}")
 
 
 def _limit_error(request: TuningRequest, name: str, message: str) -> FieldError:
