@@ -30,8 +30,6 @@ What is compared:
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -40,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from byohpo.errors import ByohpoError
-from byohpo.leaderboard import FORMATS, RequestInfo, align, duration_seconds, request_info
+from byohpo.leaderboard import FORMATS, RequestInfo, align, csv_text, duration_seconds, request_info
 from byohpo.pareto import pareto_indices
 from byohpo.space import format_value
 from byohpo.store.records import RunRecord, TrialRecord
@@ -148,11 +146,7 @@ class Comparison:
         return [{k: _text(v) for k, v in self._flat(run).items()} for run in self.runs]
 
     def to_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=self.columns(), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.records())
-        return out.getvalue()
+        return csv_text(self.columns(), self.records())
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable (no NaN): the objectives, K, the hypervolume box, the notes, and per run

@@ -180,11 +180,7 @@ class Leaderboard:
 
     def to_csv(self) -> str:
         """A header row and one row per trial (``\\n`` line ends)."""
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=self.columns(), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.records())
-        return out.getvalue()
+        return csv_text(self.columns(), self.records())
 
     def to_json(self) -> str:
         """The rows as a JSON array of :meth:`Row.to_dict` objects (params and values nested)."""
@@ -407,3 +403,13 @@ def _display(row: Row, kind: str, key: str) -> str:
 
 __all__ = ["FORMATS", "Leaderboard", "RequestInfo", "Row", "align", "best_trial", "duration_seconds",
            "leaderboard", "request_info", "run_info", "summary"]
+
+
+def csv_text(columns: Sequence[str], records: Sequence[Mapping[str, str]]) -> str:
+    """A header row of ``columns`` and one row per record, ``\\n`` line ends (``leaderboard`` and
+    ``compare`` print the same CSV)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return out.getvalue()
